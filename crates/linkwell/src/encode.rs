@@ -1,0 +1,559 @@
+//! Encoding records: a schema compiled against a secret and a header.
+//!
+//! ```
+//! use linkwell::{encode::Encoder, schema::SchemaSpec, secret::Secret};
+//! let secret = Secret::from_hex(b"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f").unwrap();
+//! let header = ["id", "nhs_number", "given_name", "date_of_birth"];
+//! let schema = SchemaSpec::default_for(&header).resolve(&header).unwrap();
+//! let enc = Encoder::new(&secret, schema).unwrap();
+//! let row = enc.encode_record(&["r1", "943 476 5919", "Zoë", "05/03/1980"]);
+//! assert_eq!(row[0], "r1");
+//! assert_eq!(row[1], "ee300ebd22e30c26fe84c28c76f903bfefc2422db9fc144b9d5470e19c2d7671");
+//! assert_eq!(row[2], "valid");
+//! ```
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::bloom::BloomKey;
+use crate::nhs::NhsNumber;
+use crate::normalise::date::{self, Date, DateFault, DateFormat};
+use crate::normalise::{name, postcode, sex, text};
+use crate::schema::{resolve_salt, Encoding, Field, Kind, Schema, SchemaError};
+use crate::secret::{Fingerprint, Secret};
+use crate::token::TokenKey;
+
+/// Earliest plausible date of birth.
+pub const EARLIEST_PLAUSIBLE_YEAR: u16 = 1880;
+
+/// A field's value after normalisation.
+#[derive(Clone)]
+pub enum Normalised {
+    /// NHS number.
+    Nhs(NhsNumber),
+    /// Name, text or identifier, normalised.
+    Text(String),
+    /// Date.
+    Date(Date),
+    /// Sex code (`1` or `2`).
+    Sex(&'static str),
+    /// Postcode.
+    Postcode(postcode::Postcode),
+}
+
+impl Normalised {
+    /// The normalised value that `token` encodes.
+    pub fn as_value(&self) -> Cow<'_, str> {
+        match self {
+            Normalised::Nhs(n) => Cow::Borrowed(n.as_str()),
+            Normalised::Text(s) => Cow::Borrowed(s),
+            Normalised::Date(d) => Cow::Owned(d.to_string()),
+            Normalised::Sex(s) => Cow::Borrowed(s),
+            Normalised::Postcode(p) => Cow::Borrowed(p.as_str()),
+        }
+    }
+
+    /// The value a component encoding tokenises, when there is one.
+    pub fn component(&self, e: Encoding) -> Option<Cow<'_, str>> {
+        match (self, e) {
+            (_, Encoding::Token) => Some(self.as_value()),
+            (Normalised::Date(d), Encoding::Year) => Some(Cow::Owned(format!("{:04}", d.year))),
+            (Normalised::Date(d), Encoding::Month) => Some(Cow::Owned(format!("{:02}", d.month))),
+            (Normalised::Date(d), Encoding::Day) => Some(Cow::Owned(format!("{:02}", d.day))),
+            (Normalised::Date(d), Encoding::DayMonthSwapped) => {
+                d.day_month_swapped().map(|s| Cow::Owned(s.to_string()))
+            }
+            (Normalised::Postcode(p), Encoding::Sector) => Some(Cow::Borrowed(p.sector())),
+            (Normalised::Postcode(p), Encoding::District) => Some(Cow::Borrowed(p.district())),
+            (Normalised::Postcode(p), Encoding::Area) => Some(Cow::Borrowed(p.area())),
+            (Normalised::Text(s), Encoding::Phonetic) => name::phonetic(s).map(Cow::Owned),
+            (Normalised::Text(s), Encoding::Canonical) => Some(name::canonical(s)),
+            (Normalised::Text(s), Encoding::Initial) => name::initial(s).map(Cow::Borrowed),
+            _ => None,
+        }
+    }
+}
+
+/// The status of one field of one record: an index into
+/// [`Kind::statuses`]. 0 is `valid`, 1 is `missing`.
+pub type Status = u8;
+
+/// Normalises a raw field value of `kind`.
+///
+/// # Errors
+/// The status index (see [`Kind::statuses`]) when the value is missing or
+/// invalid.
+pub fn normalise(
+    kind: Kind,
+    raw: &str,
+    formats: &[DateFormat],
+    today: Date,
+) -> Result<Normalised, Status> {
+    if raw.trim().is_empty() {
+        return Err(1);
+    }
+    match kind {
+        Kind::NhsNumber => match NhsNumber::parse(raw) {
+            Ok(n) => Ok(Normalised::Nhs(n)),
+            Err(e) => {
+                let k = e.kind();
+                Err(Kind::NhsNumber
+                    .statuses()
+                    .iter()
+                    .position(|s| *s == k)
+                    .unwrap_or(1) as Status)
+            }
+        },
+        Kind::Name => non_empty(name::normalise(raw)),
+        Kind::Text => non_empty(text::normalise_text(raw)),
+        Kind::Identifier => non_empty(text::normalise_identifier(raw)),
+        Kind::Date => match date::parse(raw, formats) {
+            Ok(d) if d.year < EARLIEST_PLAUSIBLE_YEAR || d > today => Err(4),
+            Ok(d) => Ok(Normalised::Date(d)),
+            Err(DateFault::Unparseable) => Err(2),
+            Err(DateFault::Impossible) => Err(3),
+        },
+        Kind::Sex => match sex::normalise(raw) {
+            sex::Sex::Unrecognised => Err(2),
+            s => s.code().map(Normalised::Sex).ok_or(1),
+        },
+        Kind::Postcode => postcode::normalise(raw).map(Normalised::Postcode).ok_or(2),
+    }
+}
+
+fn non_empty(s: String) -> Result<Normalised, Status> {
+    if s.is_empty() {
+        Err(1)
+    } else {
+        Ok(Normalised::Text(s))
+    }
+}
+
+struct FieldEncoder {
+    field: Field,
+    formats: Vec<DateFormat>,
+    /// One per encoding (None for bloom).
+    keys: Vec<Option<TokenKey>>,
+    bloom: Option<BloomKey>,
+    salt: Option<(usize, Option<Encoding>)>,
+}
+
+static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Per-thread caches of rendered field outputs, keyed by the raw value.
+/// Names, dates and postcodes repeat heavily in real files; a hit skips
+/// normalisation and every HMAC for that field. Bounded: a cache that
+/// reaches [`CACHE_LIMIT`] entries is cleared.
+struct Caches {
+    encoder: u64,
+    fields: Vec<FieldCache>,
+}
+
+/// Raw value (and salt) → rendered cells and status.
+type FieldCache = HashMap<Box<[u8]>, (Box<[u8]>, Status)>;
+
+const CACHE_LIMIT: usize = 1 << 16;
+
+thread_local! {
+    static CACHES: RefCell<Caches> = const { RefCell::new(Caches { encoder: 0, fields: Vec::new() }) };
+}
+
+/// A schema compiled with a secret's subkeys.
+pub struct Encoder {
+    schema: Schema,
+    fields: Vec<FieldEncoder>,
+    fingerprint: Fingerprint,
+    today: Date,
+    id: u64,
+    cache: bool,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Encoder {{ fingerprint: {}, columns: {:?} }}",
+            self.fingerprint,
+            self.schema.output_columns()
+        )
+    }
+}
+
+impl Encoder {
+    /// Derives every subkey the schema needs. Dates after today (UTC) are
+    /// implausible; see [`Encoder::with_today`].
+    ///
+    /// # Errors
+    /// [`SchemaError`] for a domain or Bloom parameter that cannot be used.
+    pub fn new(secret: &Secret, schema: Schema) -> Result<Encoder, SchemaError> {
+        let mut fields = Vec::new();
+        for f in &schema.fields {
+            let keys = f
+                .encodings
+                .iter()
+                .map(|&e| {
+                    if e == Encoding::Bloom {
+                        Ok(None)
+                    } else {
+                        TokenKey::new(secret, &f.domain_of(e)).map(Some)
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|source| SchemaError::Domain {
+                    column: f.column.clone(),
+                    source,
+                })?;
+            let bloom = match &f.bloom {
+                Some(p) => Some(
+                    BloomKey::new(secret, &f.domain_of(Encoding::Bloom), p.clone()).map_err(
+                        |e| SchemaError::Bloom {
+                            column: f.column.clone(),
+                            message: e.0,
+                        },
+                    )?,
+                ),
+                None => None,
+            };
+            let salt =
+                match f.bloom.as_ref().and_then(|b| b.salt.as_deref()) {
+                    Some(s) => Some(resolve_salt(&schema.fields, s).map_err(|message| {
+                        SchemaError::Bloom {
+                            column: f.column.clone(),
+                            message,
+                        }
+                    })?),
+                    None => None,
+                };
+            fields.push(FieldEncoder {
+                field: f.clone(),
+                formats: f.date_formats(),
+                keys,
+                bloom,
+                salt,
+            });
+        }
+        Ok(Encoder {
+            schema,
+            fields,
+            fingerprint: secret.fingerprint(),
+            today: Date::today(),
+            id: NEXT_ENCODER_ID.fetch_add(1, Ordering::Relaxed),
+            cache: true,
+        })
+    }
+
+    /// Sets the date after which dates are implausible (for reproducible
+    /// tests; the default is today).
+    pub fn with_today(mut self, today: Date) -> Encoder {
+        self.today = today;
+        self.id = NEXT_ENCODER_ID.fetch_add(1, Ordering::Relaxed);
+        self
+    }
+
+    /// Turns the per-thread value cache off (for benchmarks that measure
+    /// the uncached cost).
+    pub fn without_cache(mut self) -> Encoder {
+        self.cache = false;
+        self
+    }
+
+    /// The resolved schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The reference date for plausibility.
+    pub fn today(&self) -> Date {
+        self.today
+    }
+
+    /// The secret's fingerprint.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+
+    /// Number of identifier fields.
+    pub fn field_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    fn salt_value(&self, fi: usize, raws: &[&str]) -> Option<String> {
+        let (src, comp) = self.fields[fi].salt?;
+        let sf = &self.fields[src];
+        let n = normalise(sf.field.kind, raws[src], &sf.formats, self.today).ok()?;
+        match comp {
+            None => Some(n.as_value().into_owned()),
+            Some(e) => n.component(e).map(|c| c.into_owned()),
+        }
+    }
+
+    /// Renders field `fi` of a record into `out` (cells separated by commas,
+    /// ending with the status), returning the status.
+    fn render_field(&self, fi: usize, raw: &str, salt: Option<&str>, out: &mut Vec<u8>) -> Status {
+        let fe = &self.fields[fi];
+        let n = normalise(fe.field.kind, raw, &fe.formats, self.today);
+        let statuses = fe.field.kind.statuses();
+        for (i, &e) in fe.field.encodings.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let Ok(n) = &n else { continue };
+            match e {
+                Encoding::Bloom => {
+                    let b = fe.bloom.as_ref().expect("bloom key");
+                    let f = b.encode(&n.as_value(), salt);
+                    out.extend_from_slice(crate::bloom::to_base64(&f).as_bytes());
+                }
+                Encoding::Parts => {
+                    if let Normalised::Text(s) = n {
+                        let key = fe.keys[i].as_ref().expect("token key");
+                        for (j, p) in name::parts(s).enumerate() {
+                            if j > 0 {
+                                out.push(b';');
+                            }
+                            out.extend_from_slice(&key.token(p.as_bytes()).to_hex());
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(v) = n.component(e) {
+                        let key = fe.keys[i].as_ref().expect("token key");
+                        out.extend_from_slice(&key.token(v.as_bytes()).to_hex());
+                    }
+                }
+            }
+        }
+        out.push(b',');
+        let status = match n {
+            Ok(_) => 0,
+            Err(s) => s,
+        };
+        out.extend_from_slice(statuses[status as usize].as_bytes());
+        status
+    }
+
+    /// Appends the encoded fields of one record (without the id and kept
+    /// columns) to `out`, and the status of each field to `statuses`.
+    /// `raws[i]` is the raw text of field `i`'s input column.
+    pub(crate) fn encode_fields_into(
+        &self,
+        raws: &[&str],
+        out: &mut Vec<u8>,
+        statuses: &mut Vec<Status>,
+    ) {
+        for fi in 0..self.fields.len() {
+            if fi > 0 {
+                out.push(b',');
+            }
+            let salt = if self.fields[fi].salt.is_some() {
+                self.salt_value(fi, raws)
+            } else {
+                None
+            };
+            let value = raws[fi];
+            if !self.cache {
+                statuses.push(self.render_field(fi, value, salt.as_deref(), out));
+                continue;
+            }
+            let status = CACHES.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.encoder != self.id {
+                    c.encoder = self.id;
+                    c.fields.clear();
+                }
+                if c.fields.len() < self.fields.len() {
+                    c.fields.resize_with(self.fields.len(), HashMap::new);
+                }
+                let mut key =
+                    Vec::with_capacity(value.len() + 1 + salt.as_ref().map_or(0, |s| s.len()));
+                key.extend_from_slice(value.as_bytes());
+                if let Some(s) = &salt {
+                    key.push(0xff); // never in UTF-8, so (value, salt) is unambiguous
+                    key.extend_from_slice(s.as_bytes());
+                }
+                let cache = &mut c.fields[fi];
+                if let Some((cells, status)) = cache.get(key.as_slice()) {
+                    out.extend_from_slice(cells);
+                    return *status;
+                }
+                let start = out.len();
+                let status = self.render_field(fi, value, salt.as_deref(), out);
+                if cache.len() >= CACHE_LIMIT {
+                    cache.clear();
+                }
+                cache.insert(key.into_boxed_slice(), (out[start..].into(), status));
+                status
+            });
+            statuses.push(status);
+        }
+    }
+
+    /// Encodes one record given as the values of the input columns named by
+    /// the schema: the id, then each field's column, then each kept column.
+    /// Returns the output cells in [`Schema::output_columns`] order. (The
+    /// file path uses a faster writer; this is for embedding and tests.)
+    pub fn encode_record(&self, values: &[&str]) -> Vec<String> {
+        let nf = self.fields.len();
+        let mut buf = Vec::new();
+        let mut st = Vec::new();
+        self.encode_fields_into(&values[1..1 + nf], &mut buf, &mut st);
+        let mut out = vec![values[0].to_string()];
+        out.extend(
+            String::from_utf8(buf)
+                .expect("ASCII cells")
+                .split(',')
+                .map(str::to_string),
+        );
+        out.extend(values[1 + nf..].iter().map(|s| s.to_string()));
+        out
+    }
+
+    /// The fields' input columns, in schema order.
+    pub fn field_columns(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|f| f.field.column.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::SchemaSpec;
+
+    fn secret() -> Secret {
+        Secret::from_hex(b"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+            .unwrap()
+    }
+
+    const HEADER: [&str; 7] = [
+        "id",
+        "nhs_number",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "sex",
+        "postcode",
+    ];
+
+    fn encoder() -> Encoder {
+        let s = SchemaSpec::default_for(&HEADER).resolve(&HEADER).unwrap();
+        Encoder::new(&secret(), s)
+            .unwrap()
+            .with_today(Date::new(2026, 1, 1).unwrap())
+    }
+
+    fn cell<'a>(enc: &Encoder, row: &'a [String], col: &str) -> &'a str {
+        let i = enc
+            .schema()
+            .output_columns()
+            .iter()
+            .position(|c| c == col)
+            .unwrap();
+        &row[i]
+    }
+
+    #[test]
+    fn swapped_names_share_a_domain() {
+        let enc = encoder();
+        let a = enc.encode_record(&["1", "", "SMITH", "JOHN", "", "", ""]);
+        let b = enc.encode_record(&["2", "", "john", "smith", "", "", ""]);
+        assert_eq!(
+            cell(&enc, &a, "given_name_token"),
+            cell(&enc, &b, "family_name_token")
+        );
+        assert_eq!(
+            cell(&enc, &a, "given_name_bloom"),
+            cell(&enc, &b, "family_name_bloom")
+        );
+    }
+
+    #[test]
+    fn statuses_and_components() {
+        let enc = encoder();
+        let r = enc.encode_record(&["1", "9434765918", "Bill", "", "31/04/1980", "9", "SW1A1AA"]);
+        assert_eq!(cell(&enc, &r, "nhs_number_status"), "check_digit_mismatch");
+        assert_eq!(cell(&enc, &r, "nhs_number_token"), "");
+        assert_eq!(cell(&enc, &r, "family_name_status"), "missing");
+        assert_eq!(cell(&enc, &r, "date_of_birth_status"), "impossible_date");
+        assert_eq!(cell(&enc, &r, "sex_status"), "missing");
+        assert_eq!(cell(&enc, &r, "postcode_status"), "valid");
+        let w = enc.encode_record(&["2", "", "William", "", "1879-12-31", "3", "nope"]);
+        assert_eq!(
+            cell(&enc, &r, "given_name_canonical"),
+            cell(&enc, &w, "given_name_canonical")
+        );
+        assert_ne!(
+            cell(&enc, &r, "given_name_token"),
+            cell(&enc, &w, "given_name_token")
+        );
+        assert_eq!(cell(&enc, &w, "date_of_birth_status"), "implausible_date");
+        assert_eq!(cell(&enc, &w, "sex_status"), "unrecognised");
+        assert_eq!(cell(&enc, &w, "postcode_status"), "invalid_postcode");
+        let f = enc.encode_record(&["3", "", "", "", "2026-01-02", "", ""]);
+        assert_eq!(cell(&enc, &f, "date_of_birth_status"), "implausible_date");
+    }
+
+    #[test]
+    fn day_month_swap_meets_token() {
+        let enc = encoder();
+        let a = enc.encode_record(&["1", "", "", "", "1980-03-05", "", ""]);
+        let b = enc.encode_record(&["2", "", "", "", "1980-05-03", "", ""]);
+        assert_eq!(
+            cell(&enc, &a, "date_of_birth_day_month_swapped"),
+            cell(&enc, &b, "date_of_birth_token")
+        );
+        assert_eq!(
+            cell(&enc, &a, "date_of_birth_year"),
+            cell(&enc, &b, "date_of_birth_year")
+        );
+        assert_ne!(
+            cell(&enc, &a, "date_of_birth_year"),
+            cell(&enc, &a, "date_of_birth_month")
+        );
+        let c = enc.encode_record(&["3", "", "", "", "1980-03-25", "", ""]);
+        assert_eq!(cell(&enc, &c, "date_of_birth_day_month_swapped"), "");
+    }
+
+    #[test]
+    fn cached_and_uncached_agree() {
+        let s = SchemaSpec::default_for(&HEADER).resolve(&HEADER).unwrap();
+        let today = Date::new(2026, 1, 1).unwrap();
+        let a = Encoder::new(&secret(), s.clone())
+            .unwrap()
+            .with_today(today);
+        let b = Encoder::new(&secret(), s)
+            .unwrap()
+            .with_today(today)
+            .without_cache();
+        for _ in 0..2 {
+            for rec in [
+                [
+                    "1",
+                    "9434765919",
+                    "Zoë",
+                    "O'Brien",
+                    "05/03/1980",
+                    "F",
+                    "sw1a 1aa",
+                ],
+                ["2", "", "JOHN", "SMITH", "", "1", "LS2 9JT"],
+            ] {
+                assert_eq!(a.encode_record(&rec), b.encode_record(&rec));
+            }
+        }
+    }
+
+    #[test]
+    fn different_secrets_different_encoders() {
+        // The thread-local cache must never serve one encoder's output to
+        // another.
+        let s = SchemaSpec::default_for(&HEADER).resolve(&HEADER).unwrap();
+        let a = Encoder::new(&secret(), s.clone()).unwrap();
+        let other = Secret::from_bytes(zeroize::Zeroizing::new(vec![9u8; 32])).unwrap();
+        let b = Encoder::new(&other, s).unwrap();
+        let rec = ["1", "9434765919", "JOHN", "", "", "", ""];
+        assert_ne!(a.encode_record(&rec)[1], b.encode_record(&rec)[1]);
+        assert_ne!(a.encode_record(&rec)[1], b.encode_record(&rec)[1]);
+    }
+}

@@ -1,0 +1,94 @@
+//! Lowercase hexadecimal, the text form of tokens, keys and digests.
+
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes `bytes` as lowercase hex into `out`, which must be exactly twice
+/// as long.
+pub fn encode_into(bytes: &[u8], out: &mut [u8]) {
+    assert_eq!(out.len(), bytes.len() * 2, "hex output buffer size");
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+}
+
+/// `bytes` as a lowercase hex string.
+pub fn encode(bytes: &[u8]) -> String {
+    let mut out = vec![0u8; bytes.len() * 2];
+    encode_into(bytes, &mut out);
+    String::from_utf8(out).expect("hex is ASCII")
+}
+
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Why text is not hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HexError {
+    /// A character that is not a hex digit, at this 0-based byte offset.
+    #[error("not a hexadecimal digit at byte {0}")]
+    InvalidDigit(usize),
+    /// An odd number of hex digits.
+    #[error("odd number of hexadecimal digits")]
+    OddLength,
+}
+
+/// Decodes hex (either case) into `out`, which must be half as long as
+/// `text`.
+///
+/// # Errors
+/// [`HexError`] when `text` holds a non-hex character or `out` has the
+/// wrong size for it.
+pub fn decode_into(text: &[u8], out: &mut [u8]) -> Result<(), HexError> {
+    if text.len() % 2 != 0 || out.len() * 2 != text.len() {
+        return Err(HexError::OddLength);
+    }
+    for (i, (o, pair)) in out.iter_mut().zip(text.chunks_exact(2)).enumerate() {
+        let hi = nibble(pair[0]).ok_or(HexError::InvalidDigit(2 * i))?;
+        let lo = nibble(pair[1]).ok_or(HexError::InvalidDigit(2 * i + 1))?;
+        *o = (hi << 4) | lo;
+    }
+    Ok(())
+}
+
+/// Decodes hex text of any even length.
+///
+/// # Errors
+/// [`HexError`] on a non-hex character or odd length.
+pub fn decode(text: &str) -> Result<Vec<u8>, HexError> {
+    let t = text.as_bytes();
+    if t.len() % 2 != 0 {
+        return Err(HexError::OddLength);
+    }
+    let mut out = vec![0u8; t.len() / 2];
+    decode_into(t, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known() {
+        assert_eq!(encode(&[0x00, 0xff, 0x1a]), "00ff1a");
+        assert_eq!(decode("00FF1a").unwrap(), vec![0, 255, 26]);
+        assert_eq!(decode("0g"), Err(HexError::InvalidDigit(1)));
+        assert_eq!(decode("abc"), Err(HexError::OddLength));
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(b in proptest::collection::vec(any::<u8>(), 0..100)) {
+            prop_assert_eq!(decode(&encode(&b)).unwrap(), b);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The manifest beside every encoded file: what was encoded, how, under
+//! which key, how many rows, and the SHA-256 of the data.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::io::{manifest_path, IoError};
+use crate::schema::Schema;
+
+/// The `format` of an encoded-file manifest.
+pub const ENCODED_FORMAT: &str = "linkwell-encoded";
+/// The current manifest format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Row counts. `read = written + rejected` always holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Records read (the header is not a record).
+    pub read: u64,
+    /// Records written to the output.
+    pub written: u64,
+    /// Records sent to the rejects file.
+    pub rejected: u64,
+    /// For each identifier field, how many records had each status.
+    pub fields: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl Counts {
+    /// Whether the counts reconcile.
+    pub fn reconciles(&self) -> bool {
+        self.read == self.written + self.rejected
+            && self
+                .fields
+                .values()
+                .all(|s| s.values().sum::<u64>() == self.written)
+    }
+}
+
+/// One output column and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    /// Column name.
+    pub name: String,
+    /// `id`, `encoding`, `status` or `payload`.
+    pub role: String,
+    /// The identifier field it encodes (encodings and statuses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The encoding (encodings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// The comparison domain (encodings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+}
+
+/// The manifest of an encoded file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`ENCODED_FORMAT`].
+    pub format: String,
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The linkwell version that wrote it.
+    pub tool_version: String,
+    /// [`crate::normalise::NORMALISER_VERSION`].
+    pub normaliser_version: u32,
+    /// Fingerprint of the secret the tokens were made with.
+    pub key_fingerprint: String,
+    /// The data file's name (in the same directory as the manifest).
+    pub data_file: String,
+    /// SHA-256 of the data file, lowercase hex.
+    pub data_sha256: String,
+    /// Size of the data file in bytes.
+    pub data_bytes: u64,
+    /// The rejects file's name.
+    pub rejects_file: String,
+    /// Dates after this were implausible.
+    pub reference_date: String,
+    /// The resolved schema.
+    pub schema: Schema,
+    /// Every output column, in order.
+    pub columns: Vec<ColumnInfo>,
+    /// Row counts.
+    pub counts: Counts,
+}
+
+/// Why a manifest could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// No manifest beside the data file.
+    #[error("{} has no manifest ({} is missing): encoded files must travel with the manifest `linkwell tokenise` writes beside them", .data.display(), .manifest.display())]
+    Missing {
+        /// The data file.
+        data: std::path::PathBuf,
+        /// The manifest path looked for.
+        manifest: std::path::PathBuf,
+    },
+    /// I/O.
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// Not a linkwell manifest, or a newer format.
+    #[error("{} is not a linkwell manifest this version can read: {message}", .path.display())]
+    Invalid {
+        /// The manifest.
+        path: std::path::PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Manifest {
+    /// Reads the manifest beside `data`.
+    ///
+    /// # Errors
+    /// [`ManifestError`].
+    pub fn read_for(data: &Path) -> Result<Manifest, ManifestError> {
+        let path = manifest_path(data);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ManifestError::Missing {
+                    data: data.to_path_buf(),
+                    manifest: path,
+                })
+            }
+            Err(e) => return Err(IoError::new("cannot read", &path, e).into()),
+        };
+        let m: Manifest = serde_json::from_str(&text).map_err(|e| ManifestError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if m.format != ENCODED_FORMAT {
+            return Err(ManifestError::Invalid {
+                path,
+                message: format!("format is {:?}, not {ENCODED_FORMAT:?}", m.format),
+            });
+        }
+        if m.format_version > FORMAT_VERSION {
+            return Err(ManifestError::Invalid {
+                path,
+                message: format!(
+                    "format version {} is newer than this linkwell's {FORMAT_VERSION}: upgrade linkwell",
+                    m.format_version
+                ),
+            });
+        }
+        Ok(m)
+    }
+
+    /// The column layout of a schema.
+    pub fn columns_of(schema: &Schema) -> Vec<ColumnInfo> {
+        let mut v = vec![ColumnInfo {
+            name: schema.id_column.clone(),
+            role: "id".into(),
+            field: None,
+            encoding: None,
+            domain: None,
+        }];
+        for f in &schema.fields {
+            for &e in &f.encodings {
+                v.push(ColumnInfo {
+                    name: f.column_of(e),
+                    role: "encoding".into(),
+                    field: Some(f.column.clone()),
+                    encoding: Some(e.name().into()),
+                    domain: Some(f.domain_of(e)),
+                });
+            }
+            v.push(ColumnInfo {
+                name: f.status_column(),
+                role: "status".into(),
+                field: Some(f.column.clone()),
+                encoding: None,
+                domain: None,
+            });
+        }
+        for k in &schema.keep {
+            v.push(ColumnInfo {
+                name: k.clone(),
+                role: "payload".into(),
+                field: None,
+                encoding: None,
+                domain: None,
+            });
+        }
+        v
+    }
+}

@@ -1,0 +1,782 @@
+//! The encoding schema: which columns are identifiers, of which kind, and
+//! how each is encoded.
+//!
+//! ```toml
+//! id_column = "patient_id"
+//! keep = ["icb", "referral"]
+//!
+//! [[field]]
+//! column = "nhs_number"
+//! kind = "nhs_number"
+//!
+//! [[field]]
+//! column = "given_name"
+//! kind = "name"
+//! encodings = ["token", "canonical", "phonetic", "initial", "bloom"]
+//! bloom = { bits = 1024, hashes = 20, q = 2 }
+//!
+//! [[field]]
+//! column = "date_of_birth"
+//! kind = "date"
+//! formats = ["%Y-%m-%d", "%d/%m/%Y"]
+//! ```
+//!
+//! Output columns are `{column}_{encoding}` for each encoding, then
+//! `{column}_status`. Each encoding has a comparison *domain* whose subkey
+//! makes its tokens: the field's domain (by default shared by kind: `name`
+//! for every name column, so given and family names can be compared when
+//! swapped) for `token`, `day_month_swapped` and `parts`, and
+//! `{domain}_{encoding}` for the other components.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bloom::BloomParams;
+use crate::normalise::date::{DateFormat, DEFAULT_FORMATS};
+use crate::token::check_name;
+
+/// The kind of an identifier column: which normaliser it goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// NHS number: ten digits, Modulus 11.
+    NhsNumber,
+    /// A personal or family name.
+    Name,
+    /// A date (of birth).
+    Date,
+    /// Sex or gender code.
+    Sex,
+    /// A UK postcode.
+    Postcode,
+    /// Free text (an address line, a town, a foreign postcode).
+    Text,
+    /// An identifier of another scheme (letters and digits).
+    Identifier,
+}
+
+/// One encoding of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// Keyed token of the whole normalised value.
+    Token,
+    /// Date: the year (`1980`).
+    Year,
+    /// Date: the month (`03`).
+    Month,
+    /// Date: the day (`05`).
+    Day,
+    /// Date: the token of the date with day and month exchanged (in the
+    /// date's own domain, so it equals the other record's `token` when one
+    /// of them was swapped); empty when the day is over 12.
+    DayMonthSwapped,
+    /// Postcode sector (`SW1A 1`).
+    Sector,
+    /// Postcode district, the outward code (`SW1A`).
+    District,
+    /// Postcode area (`SW`).
+    Area,
+    /// Name: Double Metaphone primary code.
+    Phonetic,
+    /// Name: nickname-canonicalised form (`BILL` → `WILLIAM`).
+    Canonical,
+    /// Name: first letter.
+    Initial,
+    /// Name: tokens of each part of a multi-part name, `;`-separated, in the
+    /// field's own domain (empty for a one-part name).
+    Parts,
+    /// Keyed Bloom filter of q-grams, base64.
+    Bloom,
+}
+
+impl Encoding {
+    /// The encoding's name as used in column names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Token => "token",
+            Encoding::Year => "year",
+            Encoding::Month => "month",
+            Encoding::Day => "day",
+            Encoding::DayMonthSwapped => "day_month_swapped",
+            Encoding::Sector => "sector",
+            Encoding::District => "district",
+            Encoding::Area => "area",
+            Encoding::Phonetic => "phonetic",
+            Encoding::Canonical => "canonical",
+            Encoding::Initial => "initial",
+            Encoding::Parts => "parts",
+            Encoding::Bloom => "bloom",
+        }
+    }
+
+    /// Whether tokens of this encoding live in the field's own domain (so
+    /// they compare with its `token`s) rather than a component domain.
+    pub fn uses_field_domain(self) -> bool {
+        matches!(
+            self,
+            Encoding::Token | Encoding::DayMonthSwapped | Encoding::Parts
+        )
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Kind {
+    /// The encodings a kind supports.
+    pub fn allowed(self) -> &'static [Encoding] {
+        use Encoding::*;
+        match self {
+            Kind::NhsNumber => &[Token],
+            Kind::Name => &[Token, Canonical, Phonetic, Initial, Parts, Bloom],
+            Kind::Date => &[Token, Year, Month, Day, DayMonthSwapped],
+            Kind::Sex => &[Token],
+            Kind::Postcode => &[Token, Sector, District, Area, Bloom],
+            Kind::Text => &[Token, Bloom],
+            Kind::Identifier => &[Token, Bloom],
+        }
+    }
+
+    /// Encodings used when a field does not list its own.
+    pub fn default_encodings(self) -> &'static [Encoding] {
+        use Encoding::*;
+        match self {
+            Kind::NhsNumber | Kind::Sex | Kind::Identifier => &[Token],
+            Kind::Name => &[Token, Canonical, Phonetic, Initial, Bloom],
+            Kind::Date => &[Token, Year, Month, Day, DayMonthSwapped],
+            Kind::Postcode => &[Token, Sector, District, Area],
+            Kind::Text => &[Token, Bloom],
+        }
+    }
+
+    /// The default comparison domain for a column of this kind.
+    pub fn default_domain(self, column: &str) -> String {
+        match self {
+            Kind::NhsNumber => "nhs_number".into(),
+            Kind::Name => "name".into(),
+            Kind::Date => "date".into(),
+            Kind::Sex => "sex".into(),
+            Kind::Postcode => "postcode".into(),
+            Kind::Text | Kind::Identifier => sanitise_name(column),
+        }
+    }
+
+    /// The status values a field of this kind can have, `valid` and
+    /// `missing` first.
+    pub fn statuses(self) -> &'static [&'static str] {
+        match self {
+            Kind::NhsNumber => &[
+                "valid",
+                "missing",
+                "invalid_character",
+                "wrong_length",
+                "placeholder",
+                "check_value_ten",
+                "check_digit_mismatch",
+            ],
+            Kind::Date => &[
+                "valid",
+                "missing",
+                "unparseable",
+                "impossible_date",
+                "implausible_date",
+            ],
+            Kind::Sex => &["valid", "missing", "unrecognised"],
+            Kind::Postcode => &["valid", "missing", "invalid_postcode"],
+            Kind::Name | Kind::Text | Kind::Identifier => &["valid", "missing"],
+        }
+    }
+
+    /// Kind name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::NhsNumber => "nhs_number",
+            Kind::Name => "name",
+            Kind::Date => "date",
+            Kind::Sex => "sex",
+            Kind::Postcode => "postcode",
+            Kind::Text => "text",
+            Kind::Identifier => "identifier",
+        }
+    }
+}
+
+/// Lowercases and replaces anything outside `a-z0-9_` with `_`, to make a
+/// domain name from a column name.
+pub fn sanitise_name(column: &str) -> String {
+    let s: String = column
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if s.is_empty() {
+        "field".into()
+    } else {
+        s
+    }
+}
+
+/// One identifier column as written in a schema file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// The input column.
+    pub column: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// The comparison domain (default: by kind, see [`Kind::default_domain`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Encodings to write (default: [`Kind::default_encodings`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encodings: Option<Vec<Encoding>>,
+    /// Date formats to accept, in order (dates only; default
+    /// [`DEFAULT_FORMATS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formats: Option<Vec<String>>,
+    /// Bloom-filter parameters (default [`BloomParams::default`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bloom: Option<BloomParams>,
+}
+
+/// A schema as written in a TOML file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaSpec {
+    /// The record id column (default: the first column of the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_column: Option<String>,
+    /// Columns copied through unchanged (payload). Never name an identifier
+    /// here unless you mean to release it.
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// Identifier columns.
+    #[serde(rename = "field", default)]
+    pub fields: Vec<FieldSpec>,
+}
+
+/// A field with every default filled in and checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    /// Input column.
+    pub column: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Comparison domain.
+    pub domain: String,
+    /// Encodings, in output order.
+    pub encodings: Vec<Encoding>,
+    /// Date formats (dates only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub formats: Vec<String>,
+    /// Bloom parameters (when `bloom` is among the encodings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bloom: Option<BloomParams>,
+}
+
+impl Field {
+    /// The domain whose subkey makes this encoding's tokens.
+    pub fn domain_of(&self, e: Encoding) -> String {
+        if e.uses_field_domain() || e == Encoding::Bloom {
+            self.domain.clone()
+        } else {
+            format!("{}_{}", self.domain, e.name())
+        }
+    }
+
+    /// Output column name of an encoding.
+    pub fn column_of(&self, e: Encoding) -> String {
+        format!("{}_{}", self.column, e.name())
+    }
+
+    /// Output column name of the status.
+    pub fn status_column(&self) -> String {
+        format!("{}_status", self.column)
+    }
+
+    /// Parsed date formats.
+    pub fn date_formats(&self) -> Vec<DateFormat> {
+        self.formats
+            .iter()
+            .map(|f| DateFormat::parse(f).expect("validated"))
+            .collect()
+    }
+}
+
+/// A validated schema with every default resolved. This is what the
+/// manifest records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Record id column.
+    pub id_column: String,
+    /// Identifier fields.
+    pub fields: Vec<Field>,
+    /// Payload columns kept unchanged.
+    pub keep: Vec<String>,
+}
+
+/// A schema that cannot be used. Each message says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaError {
+    /// The TOML does not parse or has unknown keys.
+    #[error("schema is not valid TOML for linkwell: {0}")]
+    Toml(String),
+    /// A column named by the schema is not in the file.
+    #[error("column {column:?} ({role}) is not in the input; its columns are: {available}")]
+    MissingColumn {
+        /// The column.
+        column: String,
+        /// What the schema wanted it for.
+        role: String,
+        /// The columns the input has, comma-separated.
+        available: String,
+    },
+    /// An encoding a kind does not support.
+    #[error("field {column:?} of kind {kind} cannot have encoding {encoding}; allowed: {allowed}")]
+    EncodingNotAllowed {
+        /// The column.
+        column: String,
+        /// Its kind.
+        kind: &'static str,
+        /// The encoding.
+        encoding: &'static str,
+        /// The allowed encodings.
+        allowed: String,
+    },
+    /// Two fields, or a field and a kept column, share a column, or two
+    /// output columns would have the same name.
+    #[error("column {0:?} appears twice in the schema or its outputs: each input column may be encoded once, and kept columns must not clash with encoded ones")]
+    Duplicate(String),
+    /// A bad domain name.
+    #[error("field {column:?}: {source}")]
+    Domain {
+        /// The column.
+        column: String,
+        /// Why.
+        source: crate::token::DomainError,
+    },
+    /// Bad Bloom parameters or salt.
+    #[error("field {column:?}: {message}")]
+    Bloom {
+        /// The column.
+        column: String,
+        /// Why.
+        message: String,
+    },
+    /// A bad date format.
+    #[error("field {column:?}: {source}")]
+    DateFormat {
+        /// The column.
+        column: String,
+        /// Why.
+        source: crate::normalise::date::DateFormatError,
+    },
+    /// No identifier fields.
+    #[error("no identifier columns to encode: the input's columns are {available}; name them in a schema (--schema) or use the standard names (nhs_number, given_name, family_name, date_of_birth, sex, postcode)")]
+    NoFields {
+        /// The input's columns.
+        available: String,
+    },
+    /// Two fields share a domain but would encode it differently.
+    #[error("fields {a:?} and {b:?} share domain {domain:?} but have different Bloom parameters: values in one domain must be encoded alike")]
+    DomainConflict {
+        /// One field.
+        a: String,
+        /// The other.
+        b: String,
+        /// The domain.
+        domain: String,
+    },
+}
+
+/// The standard identifier columns, and the kinds they get in the default
+/// schema (the synthetic NHS, ONS and DWP files use these names).
+pub const STANDARD_COLUMNS: &[(&str, Kind)] = &[
+    ("nhs_number", Kind::NhsNumber),
+    ("given_name", Kind::Name),
+    ("family_name", Kind::Name),
+    ("date_of_birth", Kind::Date),
+    ("sex", Kind::Sex),
+    ("postcode", Kind::Postcode),
+];
+
+impl SchemaSpec {
+    /// Parses a TOML schema.
+    ///
+    /// # Errors
+    /// [`SchemaError::Toml`] with the parser's message (line and column).
+    pub fn from_toml(text: &str) -> Result<SchemaSpec, SchemaError> {
+        toml::from_str(text).map_err(|e| SchemaError::Toml(e.to_string().trim_end().to_string()))
+    }
+
+    /// The default schema for a header: every standard identifier column
+    /// present, with default encodings.
+    pub fn default_for(header: &[&str]) -> SchemaSpec {
+        SchemaSpec {
+            id_column: None,
+            keep: Vec::new(),
+            fields: STANDARD_COLUMNS
+                .iter()
+                .filter(|(c, _)| header.contains(c))
+                .map(|&(c, kind)| FieldSpec {
+                    column: c.into(),
+                    kind,
+                    domain: None,
+                    encodings: None,
+                    formats: None,
+                    bloom: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Resolves defaults against the input's header and checks everything
+    /// that can be checked before reading data.
+    ///
+    /// # Errors
+    /// A [`SchemaError`] that names the column and says what to change.
+    pub fn resolve(&self, header: &[&str]) -> Result<Schema, SchemaError> {
+        let available = || header.join(", ");
+        let need = |column: &str, role: &str| -> Result<(), SchemaError> {
+            if header.contains(&column) {
+                Ok(())
+            } else {
+                Err(SchemaError::MissingColumn {
+                    column: column.into(),
+                    role: role.into(),
+                    available: available(),
+                })
+            }
+        };
+        let id_column = match &self.id_column {
+            Some(c) => {
+                need(c, "id column")?;
+                c.clone()
+            }
+            None => header
+                .first()
+                .map(|s| s.to_string())
+                .ok_or_else(|| SchemaError::NoFields {
+                    available: String::new(),
+                })?,
+        };
+        if self.fields.is_empty() {
+            return Err(SchemaError::NoFields {
+                available: available(),
+            });
+        }
+        let mut fields = Vec::new();
+        for f in &self.fields {
+            need(&f.column, &format!("{} field", f.kind.name()))?;
+            let domain = f
+                .domain
+                .clone()
+                .unwrap_or_else(|| f.kind.default_domain(&f.column));
+            check_name(&domain).map_err(|source| SchemaError::Domain {
+                column: f.column.clone(),
+                source,
+            })?;
+            let encodings = f
+                .encodings
+                .clone()
+                .unwrap_or_else(|| f.kind.default_encodings().to_vec());
+            let mut seen = BTreeSet::new();
+            for &e in &encodings {
+                if !f.kind.allowed().contains(&e) {
+                    return Err(SchemaError::EncodingNotAllowed {
+                        column: f.column.clone(),
+                        kind: f.kind.name(),
+                        encoding: e.name(),
+                        allowed: f
+                            .kind
+                            .allowed()
+                            .iter()
+                            .map(|e| e.name())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+                if !seen.insert(e) {
+                    return Err(SchemaError::Duplicate(format!("{}_{}", f.column, e.name())));
+                }
+            }
+            let formats = if f.kind == Kind::Date {
+                let fs: Vec<String> = f
+                    .formats
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_FORMATS.iter().map(|s| s.to_string()).collect());
+                for x in &fs {
+                    DateFormat::parse(x).map_err(|source| SchemaError::DateFormat {
+                        column: f.column.clone(),
+                        source,
+                    })?;
+                }
+                fs
+            } else {
+                Vec::new()
+            };
+            let bloom = if encodings.contains(&Encoding::Bloom) {
+                let p = f.bloom.clone().unwrap_or_default();
+                p.validate().map_err(|e| SchemaError::Bloom {
+                    column: f.column.clone(),
+                    message: e.0,
+                })?;
+                Some(p)
+            } else {
+                None
+            };
+            fields.push(Field {
+                column: f.column.clone(),
+                kind: f.kind,
+                domain,
+                encodings,
+                formats,
+                bloom,
+            });
+        }
+        // Salts must name another field (and an existing component).
+        for f in &fields {
+            if let Some(salt) = f.bloom.as_ref().and_then(|b| b.salt.as_ref()) {
+                resolve_salt(&fields, salt).map_err(|message| SchemaError::Bloom {
+                    column: f.column.clone(),
+                    message,
+                })?;
+                if salt.split('.').next() == Some(f.column.as_str()) {
+                    return Err(SchemaError::Bloom {
+                        column: f.column.clone(),
+                        message: "a field cannot salt its own Bloom filter".into(),
+                    });
+                }
+            }
+        }
+        // Fields sharing a domain must encode alike.
+        for (i, a) in fields.iter().enumerate() {
+            for b in &fields[i + 1..] {
+                if a.domain == b.domain
+                    && a.bloom.is_some()
+                    && b.bloom.is_some()
+                    && a.bloom != b.bloom
+                {
+                    return Err(SchemaError::DomainConflict {
+                        a: a.column.clone(),
+                        b: b.column.clone(),
+                        domain: a.domain.clone(),
+                    });
+                }
+            }
+        }
+        for k in &self.keep {
+            need(k, "kept column")?;
+        }
+        let schema = Schema {
+            id_column,
+            fields,
+            keep: self.keep.clone(),
+        };
+        let mut names = BTreeSet::new();
+        for c in schema.output_columns() {
+            if !names.insert(c.clone()) {
+                return Err(SchemaError::Duplicate(c));
+            }
+        }
+        let mut inputs = BTreeSet::new();
+        for f in &schema.fields {
+            if !inputs.insert(f.column.as_str()) {
+                return Err(SchemaError::Duplicate(f.column.clone()));
+            }
+        }
+        Ok(schema)
+    }
+}
+
+/// Finds the field and component a salt names: `column` or
+/// `column.component`.
+pub(crate) fn resolve_salt(
+    fields: &[Field],
+    salt: &str,
+) -> Result<(usize, Option<Encoding>), String> {
+    let (col, comp) = match salt.split_once('.') {
+        Some((c, e)) => (c, Some(e)),
+        None => (salt, None),
+    };
+    let idx = fields.iter().position(|f| f.column == col).ok_or_else(|| {
+        format!("Bloom salt {salt:?} does not name another identifier field of the schema")
+    })?;
+    let comp = match comp {
+        None => None,
+        Some(name) => {
+            let e = fields[idx]
+                .kind
+                .allowed()
+                .iter()
+                .copied()
+                .find(|e| {
+                    e.name() == name
+                        && !matches!(
+                            e,
+                            Encoding::Token
+                                | Encoding::Bloom
+                                | Encoding::Parts
+                                | Encoding::DayMonthSwapped
+                        )
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "Bloom salt {salt:?}: {name:?} is not a component of a {} field",
+                        fields[idx].kind.name()
+                    )
+                })?;
+            Some(e)
+        }
+    };
+    Ok((idx, comp))
+}
+
+impl Schema {
+    /// The output columns, in order: id, each field's encodings and status,
+    /// kept columns.
+    pub fn output_columns(&self) -> Vec<String> {
+        let mut v = vec![self.id_column.clone()];
+        for f in &self.fields {
+            for &e in &f.encodings {
+                v.push(f.column_of(e));
+            }
+            v.push(f.status_column());
+        }
+        v.extend(self.keep.iter().cloned());
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &[&str] = &[
+        "patient_id",
+        "nhs_number",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "sex",
+        "postcode",
+        "icb",
+    ];
+
+    #[test]
+    fn default_schema_for_synthetic_nhs_file() {
+        let s = SchemaSpec::default_for(HEADER).resolve(HEADER).unwrap();
+        assert_eq!(s.id_column, "patient_id");
+        assert_eq!(s.fields.len(), 6);
+        let cols = s.output_columns();
+        assert!(cols.contains(&"given_name_bloom".to_string()));
+        assert!(cols.contains(&"date_of_birth_day_month_swapped".to_string()));
+        assert!(cols.contains(&"postcode_sector".to_string()));
+        assert_eq!(s.fields[1].domain_of(Encoding::Token), "name");
+        assert_eq!(s.fields[2].domain_of(Encoding::Token), "name");
+        assert_eq!(s.fields[1].domain_of(Encoding::Phonetic), "name_phonetic");
+        assert_eq!(s.fields[3].domain_of(Encoding::DayMonthSwapped), "date");
+    }
+
+    #[test]
+    fn toml_schema() {
+        let spec = SchemaSpec::from_toml(
+            r#"
+id_column = "patient_id"
+keep = ["icb"]
+[[field]]
+column = "given_name"
+kind = "name"
+encodings = ["token", "bloom"]
+bloom = { bits = 512, hashes = 10, balanced = true, salt = "date_of_birth.year" }
+[[field]]
+column = "date_of_birth"
+kind = "date"
+formats = ["%d/%m/%Y"]
+"#,
+        )
+        .unwrap();
+        let s = spec.resolve(HEADER).unwrap();
+        assert_eq!(s.fields[0].bloom.as_ref().unwrap().bits, 512);
+        assert_eq!(s.keep, ["icb"]);
+        assert_eq!(
+            s.output_columns(),
+            [
+                "patient_id",
+                "given_name_token",
+                "given_name_bloom",
+                "given_name_status",
+                "date_of_birth_token",
+                "date_of_birth_year",
+                "date_of_birth_month",
+                "date_of_birth_day",
+                "date_of_birth_day_month_swapped",
+                "date_of_birth_status",
+                "icb"
+            ]
+        );
+    }
+
+    #[test]
+    fn refusals_say_what_to_change() {
+        let bad = |toml: &str| SchemaSpec::from_toml(toml).and_then(|s| s.resolve(HEADER));
+        let e = bad("[[field]]\ncolumn = \"nope\"\nkind = \"name\"").unwrap_err();
+        assert!(e.to_string().contains("patient_id, nhs_number"), "{e}");
+        let e = bad("[[field]]\ncolumn = \"sex\"\nkind = \"sex\"\nencodings = [\"bloom\"]")
+            .unwrap_err();
+        assert!(matches!(e, SchemaError::EncodingNotAllowed { .. }), "{e}");
+        let e = bad("[[field]]\ncolumn = \"sex\"\nkind = \"gender\"").unwrap_err();
+        assert!(matches!(e, SchemaError::Toml(_)), "{e}");
+        let e = bad("[[field]]\ncolumn = \"sex\"\nkind = \"sex\"\ncolour = 1").unwrap_err();
+        assert!(matches!(e, SchemaError::Toml(_)), "{e}");
+        let e = bad("[[field]]\ncolumn = \"date_of_birth\"\nkind = \"date\"\nformats = [\"%Y\"]")
+            .unwrap_err();
+        assert!(matches!(e, SchemaError::DateFormat { .. }), "{e}");
+        let e = bad("[[field]]\ncolumn = \"given_name\"\nkind = \"name\"\nbloom = { bits = 1000 }")
+            .unwrap_err();
+        assert!(matches!(e, SchemaError::Bloom { .. }), "{e}");
+        let e = bad(
+            "[[field]]\ncolumn = \"given_name\"\nkind = \"name\"\nbloom = { salt = \"postcode\" }",
+        )
+        .unwrap_err();
+        assert!(matches!(e, SchemaError::Bloom { .. }), "{e}");
+        let e = bad("[[field]]\ncolumn = \"given_name\"\nkind = \"name\"\n[[field]]\ncolumn = \"given_name\"\nkind = \"name\"").unwrap_err();
+        assert!(matches!(e, SchemaError::Duplicate(_)), "{e}");
+        let e = bad("[[field]]\ncolumn = \"given_name\"\nkind = \"name\"\nencodings=[\"bloom\"]\n[[field]]\ncolumn = \"family_name\"\nkind = \"name\"\nencodings=[\"bloom\"]\nbloom = { bits = 512 }").unwrap_err();
+        assert!(matches!(e, SchemaError::DomainConflict { .. }), "{e}");
+        let e = bad("id_column = \"x\"\n[[field]]\ncolumn = \"sex\"\nkind = \"sex\"").unwrap_err();
+        assert!(matches!(e, SchemaError::MissingColumn { .. }), "{e}");
+        let e = SchemaSpec::default_for(&["a", "b"])
+            .resolve(&["a", "b"])
+            .unwrap_err();
+        assert!(matches!(e, SchemaError::NoFields { .. }), "{e}");
+    }
+
+    #[test]
+    fn other_kinds() {
+        let header = ["rec", "ssn", "street", "suburb"];
+        let s = SchemaSpec::from_toml(
+            "[[field]]\ncolumn = \"ssn\"\nkind = \"identifier\"\n[[field]]\ncolumn = \"street\"\nkind = \"text\"\n",
+        )
+        .unwrap()
+        .resolve(&header)
+        .unwrap();
+        assert_eq!(s.fields[0].domain, "ssn");
+        assert_eq!(s.fields[1].encodings, [Encoding::Token, Encoding::Bloom]);
+        assert_eq!(sanitise_name("Address Line 1"), "address_line_1");
+    }
+}

@@ -1,0 +1,14 @@
+//! One module per subcommand.
+
+use crate::cli::{Cli, Command};
+
+mod keys;
+mod tokenise;
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Keygen(a) => keys::keygen(&a),
+        Command::Fingerprint(a) => keys::fingerprint(&a),
+        Command::Tokenise(a) => tokenise::run(&a),
+    }
+}
