@@ -1,1 +1,8 @@
+//! End-to-end tests of the `linkwell` command. One test binary (see
+//! Cargo.toml `[[test]]`) with a module per command, so the suite links
+//! once.
 
+mod util;
+
+mod keys;
+mod tokenise;

@@ -42,7 +42,7 @@ fn spec_for(args: &TokeniseArgs) -> anyhow::Result<Option<SchemaSpec>> {
                     anyhow::bail!(
                         "{}: the NHS number column {nhs:?} is not in the input; its columns are: {}",
                         args.input.display(),
-                        header.join(", ")
+                        linkwell::schema::describe_columns(&hdr)
                     );
                 }
                 hdr.retain(|h| *h != "nhs_number");
@@ -117,6 +117,14 @@ pub fn run(args: &TokeniseArgs) -> anyhow::Result<()> {
         args.output.display(),
         linkwell::io::manifest_path(&args.output).display()
     );
+    let clear = summary.manifest.schema.kept_identifiers();
+    if !clear.is_empty() {
+        let _ = write!(
+            msg,
+            "\n  WARNING: identifier columns kept in clear because --keep named them: {}; the output is not safe to send to the TRE",
+            clear.join(", ")
+        );
+    }
     if c.rejected > 0 {
         let _ = write!(
             msg,

@@ -13,7 +13,7 @@
 //! ```text
 //! K_B   = HMAC-SHA256(secret, "linkwell/v1/bloom/" || D)
 //! h_j   = HMAC-SHA256(K_B, [j] || salt || 0x00 || q-gram)      j = 0, 1, ...
-//! bit_i = (u16 little-endian at bytes 2i..2i+2 of h_{i div 16}) mod l
+//! bit_i = (u16 little-endian at bytes 2(i mod 16).. of h_{i div 16}) mod l
 //! ```
 //! for `i` in `0..k`. `l` is a power of two, so the modulus is unbiased.
 //!
@@ -22,10 +22,14 @@
 //!   every q-gram's HMAC, so the same name under different salts gives
 //!   unrelated filters; this defeats frequency alignment across the whole
 //!   file at the cost of never matching records whose salts disagree.
-//! - **balancing** (Berger & Schnell 2016): the filter is concatenated with
-//!   its complement and the `2l` bits permuted under the key, so every
-//!   encoding has exactly `l` bits set and the number of set bits — which
-//!   leaks the value's length — is constant.
+//! - **balancing** (Schnell & Borgs 2016, after Berger's 1961 codes): the
+//!   filter is concatenated with its complement and the `2l` bits permuted
+//!   under the key, so every encoding has exactly `l` bits set. Limitation:
+//!   the permutation is fixed per domain, so anyone holding many encodings
+//!   can pair each position with its complement (the two always differ)
+//!   and strip the complement half again. Balancing therefore does not hide
+//!   the number of set bits from a TRE holding a whole file; it protects
+//!   single encodings, and costs twice the space. See SECURITY.md.
 
 use serde::{Deserialize, Serialize};
 
@@ -345,17 +349,31 @@ mod tests {
         BloomKey::new(&secret(b), "name", params).unwrap()
     }
 
+    /// Known answers reproduced independently with Python's `hmac` (the
+    /// script is in SECURITY.md, section 8.2): secret 00..1f, domain
+    /// `name`, value `SMITH`, default parameters.
     #[test]
-    fn known_answer_positions() {
-        // Reproducible with Python: see tests/vectors/bloom.txt.
-        let k = key(0, BloomParams::default());
+    fn known_answers() {
+        let s = Secret::from_bytes(zeroize::Zeroizing::new((0u8..32).collect())).unwrap();
+        let k = BloomKey::new(&s, "name", BloomParams::default()).unwrap();
         let f = k.encode("SMITH", None);
-        let set: Vec<u32> = (0..1024u32)
-            .filter(|&i| f[(i / 64) as usize] >> (i % 64) & 1 == 1)
-            .collect();
-        // Each of 6 bigrams sets up to 20 bits.
-        assert!(set.len() <= 120 && set.len() > 90, "{}", set.len());
-        assert_eq!(f, k.encode("SMITH", None), "deterministic");
+        assert_eq!(
+            to_base64(&f),
+            "KBAAAIAEEEABAIDLgQwAgAAAAAAEAAqAAAgAAASAgCAAAACAQAgAJAAAABCAAICEEQCACABBCGcIIACIoACQAABAQAACANABEAAEJCgAABIFMAAACAAAgAAAAIBwgABCQAAAAAACQgEEAEQEAQAgBAwGAQAAAEAAQSAQAAAkACU="
+        );
+        assert_eq!(f.iter().map(|w| w.count_ones()).sum::<u32>(), 113);
+        let bit = |i: u32| f[(i / 64) as usize] >> (i % 64) & 1 == 1;
+        // The 20 positions of the bigram `_S`.
+        for i in [
+            179, 461, 203, 675, 822, 850, 960, 95, 445, 239, 1005, 500, 611, 503, 741, 485, 858,
+            906, 633, 566,
+        ] {
+            assert!(bit(i), "bit {i}");
+        }
+        assert_eq!(
+            to_base64(&k.encode("SMITH", Some("1980"))),
+            "ABACQDEIAAgAQAAAgAQAKMJoABAAACBQAACQIAAAAAAARAEAhSAJACEAGABACABAEAQAABAQAEAAABGAABAgAIEACEAABIAAAkIQACAGAIACgIkAgEEGAAAACAEEFxADAApQgAgQgAIIAABEgAJAAAAEAAQQGAIgBAQAAAAAAJA="
+        );
     }
 
     #[test]

@@ -201,9 +201,9 @@ impl Encoder {
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|source| SchemaError::Domain {
+                .map_err(|error| SchemaError::Domain {
                     column: f.column.clone(),
-                    source,
+                    error,
                 })?;
             let bloom = match &f.bloom {
                 Some(p) => Some(
@@ -302,6 +302,12 @@ impl Encoder {
             let Ok(n) = &n else { continue };
             match e {
                 Encoding::Bloom => {
+                    if fe.salt.is_some() && salt.is_none() {
+                        // The salt field is missing or invalid: an
+                        // unsalted filter would be comparable with
+                        // everything, defeating the salting.
+                        continue;
+                    }
                     let b = fe.bloom.as_ref().expect("bloom key");
                     let f = b.encode(&n.as_value(), salt);
                     out.extend_from_slice(crate::bloom::to_base64(&f).as_bytes());

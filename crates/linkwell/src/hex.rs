@@ -2,13 +2,23 @@
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
+/// Both hex digits of every byte value, so encoding is one lookup a byte.
+static PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [DIGITS[i >> 4], DIGITS[i & 0xf]];
+        i += 1;
+    }
+    t
+};
+
 /// Writes `bytes` as lowercase hex into `out`, which must be exactly twice
 /// as long.
 pub fn encode_into(bytes: &[u8], out: &mut [u8]) {
     assert_eq!(out.len(), bytes.len() * 2, "hex output buffer size");
     for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0xf)];
+        pair.copy_from_slice(&PAIRS[usize::from(b)]);
     }
 }
 

@@ -9,23 +9,24 @@ use sha2::{Digest, Sha256};
 
 /// An I/O error with the file it concerns.
 #[derive(Debug, thiserror::Error)]
-#[error("{action} {}: {source}", .path.display())]
+#[error("{action} {}: {error}", .path.display())]
 pub struct IoError {
     /// What was being done ("cannot read", "cannot write", ...).
     pub action: &'static str,
     /// The file.
     pub path: PathBuf,
-    /// The OS error.
-    pub source: io::Error,
+    /// The OS error (its text is part of the message, so it is not
+    /// also reported as a `source`).
+    pub error: io::Error,
 }
 
 impl IoError {
     /// Wraps an OS error.
-    pub fn new(action: &'static str, path: &Path, source: io::Error) -> IoError {
+    pub fn new(action: &'static str, path: &Path, error: io::Error) -> IoError {
         IoError {
             action,
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }
@@ -70,7 +71,18 @@ impl AtomicFile {
             .unwrap_or_else(|| "output".into());
         let nonce: u32 = rand::random();
         let tmp = path.with_file_name(format!(".{name}.{}.{nonce:08x}.tmp", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| IoError::new("cannot create", &tmp, e))?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            // Encoded files are pseudonymised personal data: owner-only by
+            // default; widen deliberately with chmod.
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts
+            .open(&tmp)
+            .map_err(|e| IoError::new("cannot create", &tmp, e))?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
             tmp,

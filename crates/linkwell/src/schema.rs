@@ -25,8 +25,10 @@
 //! `{column}_status`. Each encoding has a comparison *domain* whose subkey
 //! makes its tokens: the field's domain (by default shared by kind: `name`
 //! for every name column, so given and family names can be compared when
-//! swapped) for `token`, `day_month_swapped` and `parts`, and
-//! `{domain}_{encoding}` for the other components.
+//! swapped) for `token`, `day_month_swapped`, `parts` and `bloom`, and
+//! `{domain}/{encoding}` for the other components (`date/year`). Domains
+//! in a schema cannot contain `/`, so a user's domain never collides with
+//! a component domain.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -293,7 +295,7 @@ impl Field {
         if e.uses_field_domain() || e == Encoding::Bloom {
             self.domain.clone()
         } else {
-            format!("{}_{}", self.domain, e.name())
+            format!("{}/{}", self.domain, e.name())
         }
     }
 
@@ -362,12 +364,12 @@ pub enum SchemaError {
     #[error("column {0:?} appears twice in the schema or its outputs: each input column may be encoded once, and kept columns must not clash with encoded ones")]
     Duplicate(String),
     /// A bad domain name.
-    #[error("field {column:?}: {source}")]
+    #[error("field {column:?}: {error}")]
     Domain {
         /// The column.
         column: String,
         /// Why.
-        source: crate::token::DomainError,
+        error: crate::token::DomainError,
     },
     /// Bad Bloom parameters or salt.
     #[error("field {column:?}: {message}")]
@@ -378,18 +380,27 @@ pub enum SchemaError {
         message: String,
     },
     /// A bad date format.
-    #[error("field {column:?}: {source}")]
+    #[error("field {column:?}: {error}")]
     DateFormat {
         /// The column.
         column: String,
         /// Why.
-        source: crate::normalise::date::DateFormatError,
+        error: crate::normalise::date::DateFormatError,
     },
     /// No identifier fields.
     #[error("no identifier columns to encode: the input's columns are {available}; name them in a schema (--schema) or use the standard names (nhs_number, given_name, family_name, date_of_birth, sex, postcode)")]
     NoFields {
         /// The input's columns.
         available: String,
+    },
+    /// The id column is one of the identifiers being encoded, so it would
+    /// be written in clear.
+    #[error("the id column {column:?} is also an identifier field (kind {kind}) and would leave in clear: name a record-id column with --id-column or `id_column` in the schema")]
+    IdIsIdentifier {
+        /// The column.
+        column: String,
+        /// Its kind.
+        kind: &'static str,
     },
     /// Two fields share a domain but would encode it differently.
     #[error("fields {a:?} and {b:?} share domain {domain:?} but have different Bloom parameters: values in one domain must be encoded alike")]
@@ -401,6 +412,45 @@ pub enum SchemaError {
         /// The domain.
         domain: String,
     },
+}
+
+/// The input's column names for an error message — unless the first row
+/// looks like data rather than names (a file without a header row), in
+/// which case the names are withheld: they would be a record's
+/// identifiers.
+pub fn describe_columns(header: &[&str]) -> String {
+    if header.iter().any(|c| looks_like_value(c)) {
+        format!(
+            "(not shown: the first row looks like data, not column names — does the file have a header row? It has {} columns)",
+            header.len()
+        )
+    } else {
+        header.join(", ")
+    }
+}
+
+/// Whether a header cell looks like an identifier value rather than a
+/// column name (digits, an NHS number, a postcode, an e-mail address).
+pub fn looks_like_value(c: &str) -> bool {
+    let digits = c.bytes().filter(u8::is_ascii_digit).count();
+    digits >= 4
+        || crate::nhs::NhsNumber::parse(c).is_ok()
+        || crate::normalise::postcode::normalise(c).is_some()
+        || c.contains('@')
+}
+
+/// One line for a TOML error: `line L, column C: message`.
+pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
 }
 
 /// The standard identifier columns, and the kinds they get in the default
@@ -420,7 +470,7 @@ impl SchemaSpec {
     /// # Errors
     /// [`SchemaError::Toml`] with the parser's message (line and column).
     pub fn from_toml(text: &str) -> Result<SchemaSpec, SchemaError> {
-        toml::from_str(text).map_err(|e| SchemaError::Toml(e.to_string().trim_end().to_string()))
+        toml::from_str(text).map_err(|e| SchemaError::Toml(toml_error(text, &e)))
     }
 
     /// The default schema for a header: every standard identifier column
@@ -450,7 +500,7 @@ impl SchemaSpec {
     /// # Errors
     /// A [`SchemaError`] that names the column and says what to change.
     pub fn resolve(&self, header: &[&str]) -> Result<Schema, SchemaError> {
-        let available = || header.join(", ");
+        let available = || describe_columns(header);
         let need = |column: &str, role: &str| -> Result<(), SchemaError> {
             if header.contains(&column) {
                 Ok(())
@@ -486,9 +536,9 @@ impl SchemaSpec {
                 .domain
                 .clone()
                 .unwrap_or_else(|| f.kind.default_domain(&f.column));
-            check_name(&domain).map_err(|source| SchemaError::Domain {
+            check_name(&domain).map_err(|error| SchemaError::Domain {
                 column: f.column.clone(),
-                source,
+                error,
             })?;
             let encodings = f
                 .encodings
@@ -520,9 +570,9 @@ impl SchemaSpec {
                     .clone()
                     .unwrap_or_else(|| DEFAULT_FORMATS.iter().map(|s| s.to_string()).collect());
                 for x in &fs {
-                    DateFormat::parse(x).map_err(|source| SchemaError::DateFormat {
+                    DateFormat::parse(x).map_err(|error| SchemaError::DateFormat {
                         column: f.column.clone(),
-                        source,
+                        error,
                     })?;
                 }
                 fs
@@ -581,6 +631,12 @@ impl SchemaSpec {
         }
         for k in &self.keep {
             need(k, "kept column")?;
+        }
+        if let Some(f) = fields.iter().find(|f| f.column == id_column) {
+            return Err(SchemaError::IdIsIdentifier {
+                column: id_column,
+                kind: f.kind.name(),
+            });
         }
         let schema = Schema {
             id_column,
@@ -647,6 +703,16 @@ pub(crate) fn resolve_salt(
 }
 
 impl Schema {
+    /// Kept (payload) columns that are also identifier fields: the user
+    /// asked for them in clear, and should be told.
+    pub fn kept_identifiers(&self) -> Vec<&str> {
+        self.keep
+            .iter()
+            .filter(|k| self.fields.iter().any(|f| &f.column == *k))
+            .map(String::as_str)
+            .collect()
+    }
+
     /// The output columns, in order: id, each field's encodings and status,
     /// kept columns.
     pub fn output_columns(&self) -> Vec<String> {
@@ -688,7 +754,7 @@ mod tests {
         assert!(cols.contains(&"postcode_sector".to_string()));
         assert_eq!(s.fields[1].domain_of(Encoding::Token), "name");
         assert_eq!(s.fields[2].domain_of(Encoding::Token), "name");
-        assert_eq!(s.fields[1].domain_of(Encoding::Phonetic), "name_phonetic");
+        assert_eq!(s.fields[1].domain_of(Encoding::Phonetic), "name/phonetic");
         assert_eq!(s.fields[3].domain_of(Encoding::DayMonthSwapped), "date");
     }
 
@@ -764,6 +830,34 @@ formats = ["%d/%m/%Y"]
             .resolve(&["a", "b"])
             .unwrap_err();
         assert!(matches!(e, SchemaError::NoFields { .. }), "{e}");
+        let hdr = ["nhs_number", "given_name"];
+        let e = SchemaSpec::default_for(&hdr).resolve(&hdr).unwrap_err();
+        assert!(matches!(e, SchemaError::IdIsIdentifier { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_headerless_file_never_has_its_first_record_printed() {
+        let first_row = [
+            "P0001",
+            "9995260182",
+            "Olivia",
+            "Smith",
+            "1956-06-19",
+            "2",
+            "SW1A 1AA",
+        ];
+        let e = SchemaSpec::default_for(&first_row)
+            .resolve(&first_row)
+            .unwrap_err();
+        let msg = e.to_string();
+        for v in first_row {
+            assert!(!msg.contains(v), "{v} in {msg}");
+        }
+        assert!(msg.contains("header row"), "{msg}");
+        assert_eq!(
+            describe_columns(&["id", "nhs_number", "address_line_1"]),
+            "id, nhs_number, address_line_1"
+        );
     }
 
     #[test]

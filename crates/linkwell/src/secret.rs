@@ -44,12 +44,12 @@ pub enum SecretError {
     #[error("key file {} does not exist: check the path, or make a key with `linkwell keygen --out {}`", .0.display(), .0.display())]
     NotFound(PathBuf),
     /// The key file could not be read.
-    #[error("key file {} could not be read ({source}): check that it is a file you own", .path.display())]
+    #[error("key file {} could not be read ({error}): check that it is a file you own", .path.display())]
     Unreadable {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The key file's permissions let group or others read or write it.
     #[error("key file {} is accessible by group or others (mode {mode:04o}): run `chmod 600 {}` so that only you can read it", .path.display(), .path.display())]
@@ -88,12 +88,12 @@ pub enum SecretError {
     #[error("{} already exists: linkwell never overwrites a key; choose another path or remove the old key deliberately", .0.display())]
     AlreadyExists(PathBuf),
     /// Writing a new key failed.
-    #[error("could not write key file {} ({source})", .path.display())]
+    #[error("could not write key file {} ({error})", .path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The OS random source failed.
     #[error("the operating system's random source failed: {0}")]
@@ -214,21 +214,21 @@ impl Secret {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(SecretError::NotFound(path.to_path_buf()))
             }
-            Err(source) => {
+            Err(error) => {
                 return Err(SecretError::Unreadable {
                     path: path.to_path_buf(),
-                    source,
+                    error,
                 })
             }
         };
-        let meta = file.metadata().map_err(|source| SecretError::Unreadable {
+        let meta = file.metadata().map_err(|error| SecretError::Unreadable {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         if !meta.is_file() {
             return Err(SecretError::Unreadable {
                 path: path.to_path_buf(),
-                source: std::io::Error::other("not a regular file"),
+                error: std::io::Error::other("not a regular file"),
             });
         }
         #[cfg(unix)]
@@ -249,9 +249,9 @@ impl Secret {
         (&mut file)
             .take(MAX_KEY_FILE_BYTES + 1)
             .read_to_end(&mut text)
-            .map_err(|source| SecretError::Unreadable {
+            .map_err(|error| SecretError::Unreadable {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?;
         if text.len() as u64 > MAX_KEY_FILE_BYTES {
             return Err(SecretError::TooLarge(path.to_path_buf()));
@@ -311,10 +311,10 @@ impl Secret {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(SecretError::AlreadyExists(path.to_path_buf()))
             }
-            Err(source) => {
+            Err(error) => {
                 return Err(SecretError::Write {
                     path: path.to_path_buf(),
-                    source,
+                    error,
                 })
             }
         };
@@ -324,9 +324,13 @@ impl Secret {
         text[n] = b'\n';
         file.write_all(&text)
             .and_then(|()| file.sync_all())
-            .map_err(|source| SecretError::Write {
-                path: path.to_path_buf(),
-                source,
+            .map_err(|error| {
+                // Never leave a truncated key behind.
+                let _ = std::fs::remove_file(path);
+                SecretError::Write {
+                    path: path.to_path_buf(),
+                    error,
+                }
             })
     }
 

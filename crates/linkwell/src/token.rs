@@ -100,6 +100,27 @@ pub fn check_name(name: &str) -> Result<(), DomainError> {
     }
 }
 
+/// Checks a domain: a name (see [`check_name`]), or a name, `/` and a
+/// component name for the domains of component encodings (`date/year`).
+/// User-chosen domains are plain names, so they can never collide with a
+/// component domain.
+///
+/// # Errors
+/// [`DomainError`] for anything else.
+pub fn check_domain(domain: &str) -> Result<(), DomainError> {
+    let mut parts = domain.split('/');
+    let ok = match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), None, None) => check_name(a).is_ok(),
+        (Some(a), Some(b), None) => check_name(a).is_ok() && check_name(b).is_ok(),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError(domain.to_string()))
+    }
+}
+
 /// The keyed HMAC state for one domain. Tokenising a value clones the cached
 /// state: no per-value re-keying.
 #[derive(Clone)]
@@ -120,7 +141,7 @@ impl TokenKey {
     /// # Errors
     /// [`DomainError`] if the domain name is not valid.
     pub fn new(secret: &Secret, domain: &str) -> Result<TokenKey, DomainError> {
-        check_name(domain)?;
+        check_domain(domain)?;
         let label = format!("{TOKEN_LABEL_PREFIX}{domain}");
         Ok(TokenKey {
             domain: domain.to_string(),
@@ -201,9 +222,22 @@ mod tests {
 
     #[test]
     fn bad_domains_are_refused() {
-        for d in ["", "Name", "a/b", "nhs number", &"x".repeat(65)] {
+        for d in [
+            "",
+            "Name",
+            "a/b/c",
+            "a/",
+            "/b",
+            "nhs number",
+            &"x".repeat(65),
+        ] {
             assert!(TokenKey::new(&secret(), d).is_err(), "{d}");
         }
+        assert!(TokenKey::new(&secret(), "date/year").is_ok());
+        assert!(
+            check_name("date/year").is_err(),
+            "user domains cannot look like components"
+        );
     }
 
     #[test]

@@ -57,12 +57,12 @@ pub enum TokeniseError {
         message: String,
     },
     /// The schema does not fit the input.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {error}", .path.display())]
     Schema {
         /// The input.
         path: PathBuf,
         /// Why.
-        source: SchemaError,
+        error: SchemaError,
     },
     /// Input and output are the same file.
     #[error("the output {} is the input: choose another output path", .0.display())]
@@ -244,9 +244,14 @@ fn read_header<R: Read>(rdr: &mut csv::Reader<R>) -> Result<Option<Vec<String>>,
             ));
         }
         if names.contains(&s) {
-            return Err(format!(
-                "column name {s:?} appears twice: column names must be unique"
-            ));
+            return Err(if crate::schema::looks_like_value(&s) {
+                format!(
+                    "column {} has the same name as an earlier one, and the name looks like data: does the file have a header row?",
+                    i + 1
+                )
+            } else {
+                format!("column name {s:?} appears twice: column names must be unique")
+            });
         }
         names.push(s);
     }
@@ -294,9 +299,9 @@ pub fn tokenise_stream<R: Read + Send, W: Write, X: Write>(
             &default_spec
         }
     };
-    let schema_err = |source| TokeniseError::Schema {
+    let schema_err = |error| TokeniseError::Schema {
         path: input_name.to_path_buf(),
-        source,
+        error,
     };
     let schema = spec.resolve(&hdr).map_err(schema_err)?;
     let mut encoder = Encoder::new(secret, schema).map_err(schema_err)?;

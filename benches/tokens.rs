@@ -1,0 +1,122 @@
+//! Tokenising costs against their floor, the SHA-256 compression function.
+//!
+//! `cargo bench --bench tokens`. The `sha256_block` figure is one 64-byte
+//! compression on this machine (the same SHA-NI code path the tokens use);
+//! a token should cost about two of them.
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hmac::{Hmac, Mac};
+use linkwell::encode::Encoder;
+use linkwell::mac::HmacSha256;
+use linkwell::nhs::{Issuer, NhsNumber};
+use linkwell::normalise::date::Date;
+use linkwell::schema::SchemaSpec;
+use linkwell::secret::Secret;
+use linkwell::token::TokenKey;
+use rand::SeedableRng;
+use sha2::digest::generic_array::GenericArray;
+
+fn secret() -> Secret {
+    Secret::from_hex(b"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f").unwrap()
+}
+
+fn tokens(c: &mut Criterion) {
+    let mut g = c.benchmark_group("token");
+    g.throughput(Throughput::Elements(1));
+    let block = [0x5au8; 64];
+    g.bench_function("sha256_block", |b| {
+        let mut state = [0u32; 8];
+        b.iter(|| {
+            sha2::compress256(
+                black_box(&mut state),
+                std::slice::from_ref(GenericArray::from_slice(&block)),
+            )
+        })
+    });
+    let key = TokenKey::new(&secret(), "nhs_number").unwrap();
+    g.bench_function("linkwell_token_nhs_number", |b| {
+        b.iter(|| key.token(black_box(b"9434765919")))
+    });
+    let mac = HmacSha256::new(b"0123456789abcdef0123456789abcdef");
+    g.bench_function("linkwell_mac_10_bytes", |b| {
+        b.iter(|| mac.mac(black_box(b"9434765919")))
+    });
+    let reference =
+        Hmac::<sha2::Sha256>::new_from_slice(b"0123456789abcdef0123456789abcdef").unwrap();
+    g.bench_function("hmac_crate_clone_update_finalize", |b| {
+        b.iter(|| {
+            let mut m = reference.clone();
+            m.update(black_box(b"9434765919"));
+            m.finalize().into_bytes()
+        })
+    });
+    g.bench_function("hmac_crate_rekey_per_value", |b| {
+        b.iter(|| {
+            let mut m =
+                Hmac::<sha2::Sha256>::new_from_slice(b"0123456789abcdef0123456789abcdef").unwrap();
+            m.update(black_box(b"9434765919"));
+            m.finalize().into_bytes()
+        })
+    });
+    g.bench_function("linkwell_token_to_hex", |b| {
+        b.iter(|| key.token(black_box(b"9434765919")).to_hex())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("token_batch");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let values: Vec<String> = (0..100_000)
+        .map(|_| {
+            NhsNumber::random(&mut rng, Issuer::NotIssuedTest)
+                .as_str()
+                .to_string()
+        })
+        .collect();
+    g.throughput(Throughput::Elements(values.len() as u64));
+    g.bench_with_input(
+        BenchmarkId::new("parallel", values.len()),
+        &values,
+        |b, v| b.iter(|| key.tokens(v)),
+    );
+    g.finish();
+}
+
+fn records(c: &mut Criterion) {
+    let header = [
+        "id",
+        "nhs_number",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "sex",
+        "postcode",
+    ];
+    let schema = SchemaSpec::default_for(&header).resolve(&header).unwrap();
+    let today = Date::new(2026, 1, 1).unwrap();
+    let uncached = Encoder::new(&secret(), schema.clone())
+        .unwrap()
+        .with_today(today)
+        .without_cache();
+    let cached = Encoder::new(&secret(), schema).unwrap().with_today(today);
+    let rec = [
+        "P1",
+        "943 476 5919",
+        "Elizabeth",
+        "O'Brien-Smith",
+        "05/03/1980",
+        "2",
+        "SW1A 1AA",
+    ];
+    let mut g = c.benchmark_group("encode_record_default_nhs_schema");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("uncached", |b| {
+        b.iter(|| uncached.encode_record(black_box(&rec)))
+    });
+    g.bench_function("cached_repeat_values", |b| {
+        b.iter(|| cached.encode_record(black_box(&rec)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, tokens, records);
+criterion_main!(benches);
