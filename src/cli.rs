@@ -23,6 +23,8 @@ pub enum Command {
     /// Encode the identifiers of a CSV file as keyed tokens and Bloom
     /// filters (run by each data owner).
     Tokenise(TokeniseArgs),
+    /// Link two encoded files (run in the TRE; needs no secret).
+    Link(LinkArgs),
 }
 
 #[derive(Debug, Args)]
@@ -69,4 +71,65 @@ pub struct TokeniseArgs {
     /// name an identifier here unless it may leave in clear.
     #[arg(long, value_name = "COL,...", value_delimiter = ',')]
     pub keep: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    Deterministic,
+    Probabilistic,
+    Cascade,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CardinalityArg {
+    OneToOne,
+    OneToMany,
+    ManyToMany,
+}
+
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// Left encoded file (its manifest must sit beside it).
+    #[arg(long, value_name = "L.csv")]
+    pub left: PathBuf,
+    /// Right encoded file.
+    #[arg(long, value_name = "R.csv")]
+    pub right: PathBuf,
+    /// The link table to write (LINKS.manifest.json and
+    /// LINKS.ambiguous.csv are written beside it).
+    #[arg(long, value_name = "links.csv")]
+    pub output: PathBuf,
+    /// Linkage method.
+    #[arg(long, value_enum, default_value = "deterministic")]
+    pub method: MethodArg,
+    /// A TOML file of deterministic rules (default: the built-in cascade).
+    #[arg(long, value_name = "rules.toml")]
+    pub rules: Option<PathBuf>,
+    /// How many records each record may link to (default: the rules
+    /// file's, else one-to-one).
+    #[arg(long, value_enum)]
+    pub cardinality: Option<CardinalityArg>,
+    /// Also write the linked research extract: payload columns of both
+    /// sides with ids replaced by per-project pseudonyms.
+    #[arg(long, value_name = "extract.csv", requires = "pseudonym_key_file")]
+    pub extract: Option<PathBuf>,
+    /// The TRE's project key (from `linkwell keygen`) for pseudonyms.
+    #[arg(long, value_name = "FILE", requires = "extract")]
+    pub pseudonym_key_file: Option<PathBuf>,
+    /// Project name for pseudonyms (a-z, 0-9, _): different projects'
+    /// pseudonyms cannot be joined.
+    #[arg(long, default_value = "project")]
+    pub project: String,
+    /// Label for the left dataset in the extract.
+    #[arg(long, default_value = "left")]
+    pub left_label: String,
+    /// Label for the right dataset in the extract.
+    #[arg(long, default_value = "right")]
+    pub right_label: String,
+    /// Include left records with no link in the extract.
+    #[arg(long, requires = "extract")]
+    pub extract_unlinked_left: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -26,3 +26,19 @@ pub fn bytes_bar(message: &str, total: Option<u64>) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
+
+/// A counter of records for a multi-stage job; the message names the
+/// stage.
+pub fn counter_bar(message: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::no_length();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:>14} {human_pos} records ({elapsed})")
+            .expect("valid template"),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(Duration::from_millis(150));
+    bar
+}

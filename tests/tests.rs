@@ -5,4 +5,5 @@
 mod util;
 
 mod keys;
+mod link;
 mod tokenise;

@@ -1,0 +1,420 @@
+//! Writing linkage results: the link table with its manifest, the list of
+//! ambiguous records, and the pseudonymised research extract. Every file is
+//! written under a temporary name and renamed when complete.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::data::{Column, Dataset};
+use super::deterministic::{Ambiguous, RuleStats};
+use super::LinkError;
+use crate::io::{side_file, write_csv_field, AtomicFile, IoError};
+use crate::pseudonym::PseudonymKey;
+
+/// The `format` of a links manifest.
+pub const LINKS_FORMAT: &str = "linkwell-links";
+
+/// How a link was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// A deterministic match key.
+    Deterministic,
+    /// Fellegi–Sunter.
+    Probabilistic,
+}
+
+impl Method {
+    /// Its name in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Deterministic => "deterministic",
+            Method::Probabilistic => "probabilistic",
+        }
+    }
+}
+
+/// One row of a link table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkRow {
+    /// Left record index.
+    pub left: u32,
+    /// Right record index.
+    pub right: u32,
+    /// How it was made.
+    pub method: Method,
+    /// The rule's name (deterministic) or the model's (probabilistic).
+    pub rule: String,
+    /// Match weight (log2 Bayes factor), probabilistic links only.
+    pub weight: Option<f64>,
+    /// Match probability, probabilistic links only.
+    pub probability: Option<f64>,
+    /// Per-comparison explanation cells (level name and weight), when asked
+    /// for.
+    pub explain: Vec<String>,
+}
+
+/// What the link table's columns are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkFormat {
+    /// `left_id,right_id,rule`.
+    Deterministic,
+    /// `left_id,right_id,method,rule,match_weight,match_probability`, then
+    /// the explanation columns named here.
+    Scored {
+        /// Explanation column names (empty without `--explain`).
+        explain: Vec<String>,
+    },
+}
+
+/// A file the linkage read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputInfo {
+    /// The data file as given.
+    pub path: String,
+    /// Its SHA-256 (verified while reading).
+    pub data_sha256: String,
+    /// Fingerprint of the secret it was encoded under.
+    pub key_fingerprint: String,
+    /// Records.
+    pub records: u64,
+}
+
+impl InputInfo {
+    /// Describes a loaded dataset.
+    pub fn of(d: &Dataset) -> InputInfo {
+        InputInfo {
+            path: d.path.display().to_string(),
+            data_sha256: d.manifest.data_sha256.clone(),
+            key_fingerprint: d.manifest.key_fingerprint.clone(),
+            records: d.len() as u64,
+        }
+    }
+}
+
+/// Summary of a linkage, in the links manifest and printed by the CLI.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkSummary {
+    /// Links written.
+    pub links: u64,
+    /// Deterministic links, per rule of the cascade.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleStats>,
+    /// Probabilistic links.
+    #[serde(default)]
+    pub probabilistic_links: u64,
+    /// Left records with no link.
+    pub unlinked_left: u64,
+    /// Right records with no link.
+    pub unlinked_right: u64,
+    /// Records listed in the ambiguous file (a record may be listed under
+    /// several rules).
+    pub ambiguous_entries: u64,
+}
+
+/// The manifest beside a link table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinksManifest {
+    /// Always [`LINKS_FORMAT`].
+    pub format: String,
+    /// 1.
+    pub format_version: u32,
+    /// The linkwell version.
+    pub tool_version: String,
+    /// `deterministic`, `probabilistic` or `cascade`.
+    pub method: String,
+    /// Cardinality.
+    pub cardinality: String,
+    /// The left file.
+    pub left: InputInfo,
+    /// The right file.
+    pub right: InputInfo,
+    /// The deterministic rules used, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<super::deterministic::Rule>,
+    /// Probabilistic model summary (threshold, prior, comparisons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<serde_json::Value>,
+    /// Counts.
+    pub summary: LinkSummary,
+    /// The link table's file name.
+    pub links_file: String,
+    /// Its SHA-256.
+    pub links_sha256: String,
+    /// The ambiguous-records file's name.
+    pub ambiguous_file: String,
+}
+
+impl LinksManifest {
+    /// Reads the manifest beside a link table.
+    ///
+    /// # Errors
+    /// [`LinkError`] if it is missing or not a links manifest.
+    pub fn read_for(links: &Path) -> Result<LinksManifest, LinkError> {
+        let path = crate::io::manifest_path(links);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| IoError::new("cannot read", &path, e))?;
+        let m: LinksManifest = serde_json::from_str(&text).map_err(|e| LinkError::Config {
+            path: path.clone(),
+            message: format!("not a linkwell links manifest: {e}"),
+        })?;
+        if m.format != LINKS_FORMAT {
+            return Err(LinkError::Config {
+                path,
+                message: format!("format is {:?}, not {LINKS_FORMAT:?}", m.format),
+            });
+        }
+        Ok(m)
+    }
+}
+
+/// The ambiguous-records file beside a link table.
+pub fn ambiguous_path(links: &Path) -> PathBuf {
+    side_file(links, ".ambiguous.csv")
+}
+
+fn fmt_f64(v: Option<f64>) -> String {
+    v.map_or(String::new(), |x| {
+        if x.is_finite() {
+            format!("{x:.6}")
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
+    })
+}
+
+/// Writes the link table, the ambiguous file and the links manifest.
+///
+/// # Errors
+/// [`LinkError::Io`].
+#[allow(clippy::too_many_arguments)]
+pub fn write_links(
+    path: &Path,
+    format: &LinkFormat,
+    rows: &[LinkRow],
+    left: &Dataset,
+    right: &Dataset,
+    ambiguous: &[Ambiguous],
+    rule_names: &[String],
+    mut manifest: LinksManifest,
+) -> Result<LinksManifest, LinkError> {
+    let io = |e: std::io::Error| LinkError::Io(IoError::new("cannot write", path, e));
+    let mut f = AtomicFile::create(path)?;
+    let mut header = b"left_id,right_id".to_vec();
+    match format {
+        LinkFormat::Deterministic => header.extend_from_slice(b",rule\n"),
+        LinkFormat::Scored { explain } => {
+            header.extend_from_slice(b",method,rule,match_weight,match_probability");
+            for e in explain {
+                header.push(b',');
+                write_csv_field(&mut header, e.as_bytes());
+            }
+            header.push(b'\n');
+        }
+    }
+    f.write_all(&header).map_err(io)?;
+    for chunk in rows.chunks(1 << 16) {
+        let parts: Vec<Vec<u8>> = chunk
+            .par_chunks(4096)
+            .map(|rs| {
+                let mut b = Vec::with_capacity(rs.len() * 48);
+                for r in rs {
+                    write_csv_field(&mut b, left.ids.get(r.left as usize).as_bytes());
+                    b.push(b',');
+                    write_csv_field(&mut b, right.ids.get(r.right as usize).as_bytes());
+                    match format {
+                        LinkFormat::Deterministic => {
+                            b.push(b',');
+                            b.extend_from_slice(r.rule.as_bytes());
+                        }
+                        LinkFormat::Scored { .. } => {
+                            b.push(b',');
+                            b.extend_from_slice(r.method.name().as_bytes());
+                            b.push(b',');
+                            b.extend_from_slice(r.rule.as_bytes());
+                            b.push(b',');
+                            b.extend_from_slice(fmt_f64(r.weight).as_bytes());
+                            b.push(b',');
+                            b.extend_from_slice(fmt_f64(r.probability).as_bytes());
+                            for e in &r.explain {
+                                b.push(b',');
+                                write_csv_field(&mut b, e.as_bytes());
+                            }
+                        }
+                    }
+                    b.push(b'\n');
+                }
+                b
+            })
+            .collect();
+        for p in parts {
+            f.write_all(&p).map_err(io)?;
+        }
+    }
+    let amb_path = ambiguous_path(path);
+    let mut a = AtomicFile::create(&amb_path)?;
+    let aio = |e: std::io::Error| LinkError::Io(IoError::new("cannot write", &amb_path, e));
+    a.write_all(b"rule,group,side,id\n").map_err(aio)?;
+    let mut buf = Vec::new();
+    for x in ambiguous {
+        buf.clear();
+        buf.extend_from_slice(rule_names[x.rule as usize].as_bytes());
+        buf.extend_from_slice(format!(",{},{},", x.group, x.side.name()).as_bytes());
+        let id = match x.side {
+            super::deterministic::Side::Left => left.ids.get(x.record as usize),
+            super::deterministic::Side::Right => right.ids.get(x.record as usize),
+        };
+        write_csv_field(&mut buf, id.as_bytes());
+        buf.push(b'\n');
+        a.write_all(&buf).map_err(aio)?;
+    }
+    let (digest, _) = f.commit()?;
+    a.commit()?;
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    manifest.links_file = name(path);
+    manifest.links_sha256 = crate::hex::encode(&digest);
+    manifest.ambiguous_file = name(&amb_path);
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    crate::io::write_atomic(&crate::io::manifest_path(path), &json)?;
+    Ok(manifest)
+}
+
+/// Options for the research extract.
+pub struct ExtractOptions<'a> {
+    /// The project's pseudonym key.
+    pub key: &'a PseudonymKey,
+    /// Label of the left dataset (pseudonym domain and column prefix).
+    pub left_label: &'a str,
+    /// Label of the right dataset.
+    pub right_label: &'a str,
+    /// Also write left records with no link (a left join), so that
+    /// analyses can see who was not linked.
+    pub include_unlinked_left: bool,
+}
+
+fn payload_of(d: &Dataset) -> Result<Vec<(String, &super::data::StrColumn)>, LinkError> {
+    d.payload_columns()
+        .into_iter()
+        .map(|c| match d.columns.get(&c) {
+            Some(Column::Text(s)) => Ok((c, s)),
+            _ => Err(LinkError::Invalid(format!(
+                "payload column {c} of {} was not loaded",
+                d.path.display()
+            ))),
+        })
+        .collect()
+}
+
+/// Writes the linked research extract: for each link, the two records'
+/// pseudonyms, how they linked, and the payload (kept) columns of both
+/// sides. No record id and no token is written.
+///
+/// # Errors
+/// [`LinkError::Io`]; [`LinkError::Invalid`] if a dataset was loaded without
+/// its payload columns.
+pub fn write_extract(
+    path: &Path,
+    rows: &[LinkRow],
+    left: &Dataset,
+    right: &Dataset,
+    opts: &ExtractOptions<'_>,
+) -> Result<u64, LinkError> {
+    let lp = payload_of(left)?;
+    let rp = payload_of(right)?;
+    let io = |e: std::io::Error| LinkError::Io(IoError::new("cannot write", path, e));
+    let mut f = AtomicFile::create(path)?;
+    let mut h = Vec::new();
+    let mut cols = vec![
+        format!("{}_pseudonym", opts.left_label),
+        format!("{}_pseudonym", opts.right_label),
+        "method".to_string(),
+        "rule".to_string(),
+        "match_weight".to_string(),
+        "match_probability".to_string(),
+    ];
+    cols.extend(lp.iter().map(|(c, _)| format!("{}_{c}", opts.left_label)));
+    cols.extend(rp.iter().map(|(c, _)| format!("{}_{c}", opts.right_label)));
+    for (i, c) in cols.iter().enumerate() {
+        if i > 0 {
+            h.push(b',');
+        }
+        write_csv_field(&mut h, c.as_bytes());
+    }
+    h.push(b'\n');
+    f.write_all(&h).map_err(io)?;
+    let mut linked_left = vec![false; left.len()];
+    for r in rows {
+        linked_left[r.left as usize] = true;
+    }
+    let unlinked: Vec<u32> = if opts.include_unlinked_left {
+        (0..left.len() as u32)
+            .filter(|&i| !linked_left[i as usize])
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let render = |l: u32, r: Option<&LinkRow>| -> Vec<u8> {
+        let mut b = Vec::with_capacity(256);
+        b.extend_from_slice(
+            opts.key
+                .pseudonym(opts.left_label, left.ids.get(l as usize))
+                .as_bytes(),
+        );
+        b.push(b',');
+        if let Some(r) = r {
+            b.extend_from_slice(
+                opts.key
+                    .pseudonym(opts.right_label, right.ids.get(r.right as usize))
+                    .as_bytes(),
+            );
+            b.push(b',');
+            b.extend_from_slice(r.method.name().as_bytes());
+            b.push(b',');
+            b.extend_from_slice(r.rule.as_bytes());
+            b.push(b',');
+            b.extend_from_slice(fmt_f64(r.weight).as_bytes());
+            b.push(b',');
+            b.extend_from_slice(fmt_f64(r.probability).as_bytes());
+        } else {
+            b.extend_from_slice(b",,,,");
+        }
+        for (_, s) in &lp {
+            b.push(b',');
+            write_csv_field(&mut b, s.get(l as usize).as_bytes());
+        }
+        for (_, s) in &rp {
+            b.push(b',');
+            if let Some(r) = r {
+                write_csv_field(&mut b, s.get(r.right as usize).as_bytes());
+            }
+        }
+        b.push(b'\n');
+        b
+    };
+    let mut written = 0u64;
+    for chunk in rows.chunks(1 << 15) {
+        let parts: Vec<Vec<u8>> = chunk.par_iter().map(|r| render(r.left, Some(r))).collect();
+        for p in parts {
+            f.write_all(&p).map_err(io)?;
+        }
+        written += chunk.len() as u64;
+    }
+    for chunk in unlinked.chunks(1 << 15) {
+        let parts: Vec<Vec<u8>> = chunk.par_iter().map(|&l| render(l, None)).collect();
+        for p in parts {
+            f.write_all(&p).map_err(io)?;
+        }
+        written += chunk.len() as u64;
+    }
+    f.commit()?;
+    Ok(written)
+}

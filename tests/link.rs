@@ -1,0 +1,336 @@
+//! `linkwell link --method deterministic` end to end: refusals, semantics,
+//! outputs and the research extract.
+
+use crate::util::*;
+
+const HEADER: &str = "id,nhs_number,given_name,family_name,date_of_birth,sex,postcode,clinic\n";
+
+fn setup() -> Dir {
+    let d = Dir::new();
+    d.key("k.key", TEST_KEY_HEX);
+    d.key("p.key", &"ab".repeat(32));
+    d
+}
+
+fn tokenise(d: &Dir, name: &str, rows: &str, extra: &[&str]) {
+    d.write(&format!("{name}.raw.csv"), format!("{HEADER}{rows}"));
+    let input = format!("{name}.raw.csv");
+    let output = format!("{name}.csv");
+    let mut args = vec![
+        "tokenise",
+        "--key-file",
+        "k.key",
+        "--input",
+        &input,
+        "--output",
+        &output,
+    ];
+    args.extend_from_slice(extra);
+    let r = d.run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn link(d: &Dir, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "link",
+        "--left",
+        "l.csv",
+        "--right",
+        "r.csv",
+        "--output",
+        "links.csv",
+    ];
+    args.extend_from_slice(extra);
+    d.run(&args)
+}
+
+const LEFT: &str = "L1,9434765919,John,Smith,1980-03-05,1,SW1A 1AA,North\n\
+                    L2,,Mary,Jones,1975-12-25,2,LS2 9JT,South\n\
+                    L3,,Bill,Brown,1990-07-14,1,M1 1AE,East\n\
+                    L4,,Ann,Twin,2000-01-02,2,B33 8TH,West\n\
+                    L5,,Ann,Twin,2000-01-02,2,B33 8TH,West\n\
+                    L6,,Nobody,Here,1950-01-01,1,NE1 4ST,North\n";
+const RIGHT: &str = "R1,943 476 5919,Jon,Smith,05/03/1980,M,SW1A 1AA,x\n\
+                     R2,,mary,JONES,25/12/1975,F,LS2 9JT,y\n\
+                     R3,,William,Brown,14/07/1990,M,M1 1AE,z\n\
+                     R4,,Ann,Twin,02/01/2000,F,B33 8TH,w\n\
+                     R5,,Someone,Else,1960-06-06,F,CR2 6XH,v\n";
+
+#[test]
+fn cascade_links_explains_ambiguity_and_writes_manifest() {
+    let d = setup();
+    tokenise(&d, "l", LEFT, &["--id-column", "id", "--keep", "clinic"]);
+    tokenise(&d, "r", RIGHT, &["--id-column", "id"]);
+    let r = link(&d, &["--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (h, rows) = csv_rows(&d.read("links.csv"));
+    assert_eq!(h, ["left_id", "right_id", "rule"]);
+    let got: Vec<(String, String, String)> = rows
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect();
+    let want = [
+        ("L1", "R1", "nhs_number_dob"),
+        ("L2", "R2", "exact"),
+        ("L3", "R3", "nickname"),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!((g.0.as_str(), g.1.as_str(), g.2.as_str()), w);
+    }
+    // L4/L5 are the same key: ambiguous, listed, not linked.
+    let (_, amb) = csv_rows(&d.read("links.csv.ambiguous.csv"));
+    let exact: Vec<&Vec<String>> = amb.iter().filter(|a| a[0] == "exact").collect();
+    assert_eq!(exact.len(), 3, "{amb:?}");
+    assert!(exact.iter().any(|a| a[2] == "left" && a[3] == "L4"));
+    assert!(exact.iter().any(|a| a[2] == "left" && a[3] == "L5"));
+    assert!(exact.iter().any(|a| a[2] == "right" && a[3] == "R4"));
+    let m = json(&d.read("links.csv.manifest.json"));
+    assert_eq!(m["format"], "linkwell-links");
+    assert_eq!(m["summary"]["links"], 3);
+    assert_eq!(m["summary"]["unlinked_left"], 3);
+    assert_eq!(m["summary"]["unlinked_right"], 2);
+    assert_eq!(m["left"]["key_fingerprint"], "6d1cc2b0ca43e3cb");
+    let stdout = json(&r.stdout);
+    assert_eq!(stdout["summary"], m["summary"]);
+    assert!(r.stderr.contains("3 links"), "{}", r.stderr);
+}
+
+#[test]
+fn research_extract_has_pseudonyms_and_payload_only() {
+    let d = setup();
+    tokenise(&d, "l", LEFT, &["--id-column", "id", "--keep", "clinic"]);
+    tokenise(&d, "r", RIGHT, &["--id-column", "id", "--keep", "clinic"]);
+    let r = link(
+        &d,
+        &[
+            "--extract",
+            "x.csv",
+            "--pseudonym-key-file",
+            "p.key",
+            "--project",
+            "work_health",
+            "--left-label",
+            "nhs",
+            "--right-label",
+            "ons",
+            "--extract-unlinked-left",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = d.read("x.csv");
+    let (h, rows) = csv_rows(&text);
+    assert_eq!(
+        h,
+        [
+            "nhs_pseudonym",
+            "ons_pseudonym",
+            "method",
+            "rule",
+            "match_weight",
+            "match_probability",
+            "nhs_clinic",
+            "ons_clinic"
+        ]
+    );
+    assert_eq!(rows.len(), 6, "3 links + 3 unlinked left");
+    assert_eq!(rows[0][6], "North");
+    assert_eq!(rows[0][7], "x");
+    for id in ["L1", "R1", "L6"] {
+        assert!(!text.contains(id), "id {id} in the extract");
+    }
+    let tokens = d.read("l.csv");
+    for line in tokens.lines().skip(1) {
+        let t = line.split(',').nth(1).unwrap();
+        if !t.is_empty() {
+            assert!(!text.contains(t), "a token in the extract");
+        }
+    }
+    assert_eq!(rows[0][0].len(), 64);
+    // Another project: unrelated pseudonyms.
+    let r = link(
+        &d,
+        &[
+            "--extract",
+            "y.csv",
+            "--pseudonym-key-file",
+            "p.key",
+            "--project",
+            "other",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, other) = csv_rows(&d.read("y.csv"));
+    assert_ne!(other[0][0], rows[0][0]);
+    // A world-readable project key is refused.
+    set_mode(&d.path("p.key"), 0o644);
+    assert_fails(
+        &link(&d, &["--extract", "z.csv", "--pseudonym-key-file", "p.key"]),
+        &["p.key", "chmod 600"],
+    );
+}
+
+#[test]
+fn refusals_one_sentence_each() {
+    let d = setup();
+    tokenise(&d, "l", LEFT, &["--id-column", "id"]);
+    tokenise(&d, "r", RIGHT, &["--id-column", "id"]);
+    // Different secrets.
+    d.key("other.key", &"cd".repeat(32));
+    d.write("o.raw.csv", format!("{HEADER}{RIGHT}"));
+    let r = d.run(&[
+        "tokenise",
+        "--key-file",
+        "other.key",
+        "--input",
+        "o.raw.csv",
+        "--output",
+        "o.csv",
+    ]);
+    assert_eq!(r.code, 0);
+    assert_fails(
+        &d.run(&[
+            "link", "--left", "l.csv", "--right", "o.csv", "--output", "x.csv",
+        ]),
+        &["different secrets", "6d1cc2b0ca43e3cb"],
+    );
+    // Missing manifest.
+    std::fs::copy(d.path("r.csv"), d.path("nomanifest.csv")).unwrap();
+    assert_fails(
+        &d.run(&[
+            "link",
+            "--left",
+            "l.csv",
+            "--right",
+            "nomanifest.csv",
+            "--output",
+            "x.csv",
+        ]),
+        &["nomanifest.csv", "no manifest"],
+    );
+    // Altered data: a changed byte, and a truncation.
+    let mut bytes = std::fs::read(d.path("r.csv")).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] = if bytes[n / 2] == b'a' { b'b' } else { b'a' };
+    d.write("alt.csv", &bytes);
+    std::fs::copy(
+        d.path("r.csv.manifest.json"),
+        d.path("alt.csv.manifest.json"),
+    )
+    .unwrap();
+    assert_fails(
+        &d.run(&[
+            "link", "--left", "l.csv", "--right", "alt.csv", "--output", "x.csv",
+        ]),
+        &["alt.csv", "SHA-256", "altered"],
+    );
+    let full = std::fs::read(d.path("r.csv")).unwrap();
+    d.write("cut.csv", &full[..full.len() - 40]);
+    std::fs::copy(
+        d.path("r.csv.manifest.json"),
+        d.path("cut.csv.manifest.json"),
+    )
+    .unwrap();
+    assert_fails(
+        &d.run(&[
+            "link", "--left", "l.csv", "--right", "cut.csv", "--output", "x.csv",
+        ]),
+        &["cut.csv", "truncated or altered"],
+    );
+    assert!(!d.path("x.csv").exists(), "no output after a refusal");
+    // A rule naming a column that is not there, and incomparable columns.
+    d.write(
+        "rules.toml",
+        "[[rule]]\nname = \"a\"\nkeys = [\"nino_token\"]\n",
+    );
+    assert_fails(
+        &link(&d, &["--rules", "rules.toml"]),
+        &["nino_token", "its encoded columns are"],
+    );
+    d.write(
+        "rules.toml",
+        "[[rule]]\nname = \"a\"\nkeys = [{ left = \"given_name_token\", right = \"date_of_birth_token\" }]\n",
+    );
+    assert_fails(
+        &link(&d, &["--rules", "rules.toml"]),
+        &["rule \"a\"", "domains differ"],
+    );
+    d.write("rules.toml", "[[rule]]\nname = \"a\"\nkeys = []\n");
+    assert_fails(
+        &link(&d, &["--rules", "rules.toml"]),
+        &["rules.toml", "no keys"],
+    );
+    d.write("rules.toml", "[[rules]]\nname = \"a\"\n");
+    assert_fails(
+        &link(&d, &["--rules", "rules.toml"]),
+        &["rules.toml", "line 1"],
+    );
+    // Bloom filters with different parameters.
+    d.write(
+        "s512.toml",
+        "id_column = \"id\"\n[[field]]\ncolumn = \"given_name\"\nkind = \"name\"\nencodings = [\"bloom\"]\nbloom = { bits = 512 }\n",
+    );
+    d.write(
+        "s1024.toml",
+        "id_column = \"id\"\n[[field]]\ncolumn = \"given_name\"\nkind = \"name\"\nencodings = [\"bloom\"]\n",
+    );
+    for (name, schema) in [("b1", "s512.toml"), ("b2", "s1024.toml")] {
+        d.write(&format!("{name}.raw.csv"), format!("{HEADER}{LEFT}"));
+        let r = d.run(&[
+            "tokenise",
+            "--key-file",
+            "k.key",
+            "--input",
+            &format!("{name}.raw.csv"),
+            "--output",
+            &format!("{name}.csv"),
+            "--schema",
+            schema,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    d.write(
+        "rb.toml",
+        "[[rule]]\nname = \"b\"\nkeys = [\"given_name_bloom\"]\n",
+    );
+    assert_fails(
+        &d.run(&[
+            "link", "--left", "b1.csv", "--right", "b2.csv", "--output", "x.csv", "--rules",
+            "rb.toml",
+        ]),
+        &["Bloom filter parameters differ"],
+    );
+}
+
+#[test]
+fn one_to_many_links_a_person_to_several_claims() {
+    let d = setup();
+    tokenise(
+        &d,
+        "l",
+        "P1,,Ann,Lee,1970-01-01,2,SW1A 1AA,\nP2,,Bob,Lee,1971-01-01,1,SW1A 1AA,\n",
+        &["--id-column", "id"],
+    );
+    tokenise(
+        &d,
+        "r",
+        "C1,,Ann,Lee,1970-01-01,F,SW1A 1AA,\nC2,,Ann,Lee,1970-01-01,F,SW1A 1AA,\nC3,,Bob,Lee,1971-01-01,M,SW1A 1AA,\n",
+        &["--id-column", "id"],
+    );
+    let r = link(&d, &["--cardinality", "one-to-many"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, rows) = csv_rows(&d.read("links.csv"));
+    let pairs: Vec<(String, String)> = rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
+    assert_eq!(
+        pairs,
+        [
+            ("P1".into(), "C1".into()),
+            ("P1".into(), "C2".into()),
+            ("P2".into(), "C3".into())
+        ]
+    );
+    let r = link(&d, &["--cardinality", "one-to-one"]);
+    assert_eq!(r.code, 0);
+    let (_, rows) = csv_rows(&d.read("links.csv"));
+    assert_eq!(rows.len(), 1, "Ann's two claims are ambiguous one-to-one");
+}
