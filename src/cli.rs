@@ -25,6 +25,9 @@ pub enum Command {
     Tokenise(TokeniseArgs),
     /// Link two encoded files (run in the TRE; needs no secret).
     Link(LinkArgs),
+    /// Train a probabilistic model on two encoded files and save it as
+    /// JSON for `link --model`.
+    Train(TrainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -99,9 +102,32 @@ pub struct LinkArgs {
     /// LINKS.ambiguous.csv are written beside it).
     #[arg(long, value_name = "links.csv")]
     pub output: PathBuf,
-    /// Linkage method.
-    #[arg(long, value_enum, default_value = "deterministic")]
+    /// Linkage method: the deterministic cascade, Fellegi–Sunter, or the
+    /// cascade followed by Fellegi–Sunter on what it left unlinked.
+    #[arg(long, value_enum, default_value = "cascade")]
     pub method: MethodArg,
+    /// The probabilistic model: a TOML spec (trained on these files) or a
+    /// trained model from `linkwell train` (.json). Default: the built-in
+    /// model for the NHS/ONS/DWP schema, trained on these files.
+    #[arg(long, value_name = "model.toml|trained.json")]
+    pub model: Option<PathBuf>,
+    /// Link pairs with at least this match probability (overrides the
+    /// model).
+    #[arg(long, value_name = "P", conflicts_with = "threshold_weight")]
+    pub threshold_probability: Option<f64>,
+    /// Link pairs with at least this match weight (overrides the model).
+    #[arg(long, value_name = "W", allow_hyphen_values = true)]
+    pub threshold_weight: Option<f64>,
+    /// Add each comparison's level and weight to every probabilistic link.
+    #[arg(long)]
+    pub explain: bool,
+    /// Write the N candidate pairs nearest the threshold to
+    /// LINKS.review.csv for clerical review (ids and levels only).
+    #[arg(long, value_name = "N")]
+    pub review_sample: Option<usize>,
+    /// Save the trained model as JSON.
+    #[arg(long, value_name = "trained.json")]
+    pub save_model: Option<PathBuf>,
     /// A TOML file of deterministic rules (default: the built-in cascade).
     #[arg(long, value_name = "rules.toml")]
     pub rules: Option<PathBuf>,
@@ -132,4 +158,20 @@ pub struct LinkArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Left encoded file.
+    #[arg(long, value_name = "L.csv")]
+    pub left: PathBuf,
+    /// Right encoded file.
+    #[arg(long, value_name = "R.csv")]
+    pub right: PathBuf,
+    /// A TOML model spec (default: the built-in model).
+    #[arg(long, value_name = "model.toml")]
+    pub model: Option<PathBuf>,
+    /// Where to write the trained model.
+    #[arg(long, value_name = "trained.json")]
+    pub out: PathBuf,
 }

@@ -33,6 +33,8 @@ fn tokenise(d: &Dir, name: &str, rows: &str, extra: &[&str]) {
 fn link(d: &Dir, extra: &[&str]) -> Run {
     let mut args = vec![
         "link",
+        "--method",
+        "deterministic",
         "--left",
         "l.csv",
         "--right",
@@ -190,7 +192,15 @@ fn refusals_one_sentence_each() {
     assert_eq!(r.code, 0);
     assert_fails(
         &d.run(&[
-            "link", "--left", "l.csv", "--right", "o.csv", "--output", "x.csv",
+            "link",
+            "--method",
+            "deterministic",
+            "--left",
+            "l.csv",
+            "--right",
+            "o.csv",
+            "--output",
+            "x.csv",
         ]),
         &["different secrets", "6d1cc2b0ca43e3cb"],
     );
@@ -220,7 +230,15 @@ fn refusals_one_sentence_each() {
     .unwrap();
     assert_fails(
         &d.run(&[
-            "link", "--left", "l.csv", "--right", "alt.csv", "--output", "x.csv",
+            "link",
+            "--method",
+            "deterministic",
+            "--left",
+            "l.csv",
+            "--right",
+            "alt.csv",
+            "--output",
+            "x.csv",
         ]),
         &["alt.csv", "SHA-256", "altered"],
     );
@@ -233,7 +251,15 @@ fn refusals_one_sentence_each() {
     .unwrap();
     assert_fails(
         &d.run(&[
-            "link", "--left", "l.csv", "--right", "cut.csv", "--output", "x.csv",
+            "link",
+            "--method",
+            "deterministic",
+            "--left",
+            "l.csv",
+            "--right",
+            "cut.csv",
+            "--output",
+            "x.csv",
         ]),
         &["cut.csv", "truncated or altered"],
     );
@@ -295,7 +321,16 @@ fn refusals_one_sentence_each() {
     );
     assert_fails(
         &d.run(&[
-            "link", "--left", "b1.csv", "--right", "b2.csv", "--output", "x.csv", "--rules",
+            "link",
+            "--method",
+            "deterministic",
+            "--left",
+            "b1.csv",
+            "--right",
+            "b2.csv",
+            "--output",
+            "x.csv",
+            "--rules",
             "rb.toml",
         ]),
         &["Bloom filter parameters differ"],

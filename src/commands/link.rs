@@ -1,6 +1,7 @@
 use std::fmt::Write as _;
 
-use linkwell::link::pipeline::{self, ExtractRequest, LinkMethod, LinkRequest, Stage};
+use linkwell::link::pipeline::{self, ExtractRequest, LinkMethod, LinkRequest, ModelInput, Stage};
+use linkwell::link::probabilistic::model::ModelSpec;
 use linkwell::link::Cardinality;
 use linkwell::pseudonym::PseudonymKey;
 use linkwell::secret::Secret;
@@ -24,18 +25,13 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let model = args.model.as_deref().map(ModelInput::read).transpose()?;
     let bar = progress::counter_bar("linking");
     let on_progress = |stage: Stage, n: u64| {
-        let msg = match stage {
-            Stage::LoadLeft => "loading left",
-            Stage::LoadRight => "loading right",
-            Stage::Deterministic => "match keys",
-            Stage::Probabilistic => "scoring",
-            Stage::Write => "writing",
-        };
-        bar.set_message(msg);
+        bar.set_message(stage_name(stage));
         bar.set_position(n);
     };
+    let on_report = |msg: &str| bar.set_message(msg.to_string());
     let started = std::time::Instant::now();
     let req = LinkRequest {
         left: args.left.clone(),
@@ -62,7 +58,14 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
             }),
             _ => None,
         },
+        model,
+        threshold_probability: args.threshold_probability,
+        threshold_weight: args.threshold_weight,
+        explain: args.explain,
+        review_sample: args.review_sample,
+        save_model: args.save_model.clone(),
         progress: &on_progress,
+        report: &on_report,
     };
     let outcome = pipeline::link(&req)?;
     bar.finish_and_clear();
@@ -104,6 +107,29 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
         args.output.display(),
         linkwell::io::manifest_path(&args.output).display()
     );
+    if let Some(model) = &m.model {
+        let _ = write!(
+            msg,
+            "\n  model: prior {:.3e}, threshold weight {:.2}; candidate pairs per blocking rule: {}",
+            model["prior"].as_f64().unwrap_or(f64::NAN),
+            model["threshold_weight"].as_f64().unwrap_or(f64::NAN),
+            model["blocking_pairs"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .map(|b| format!("{} {}", b["name"].as_str().unwrap_or("?"), b["new_pairs"]))
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(n) = args.review_sample {
+        let _ = write!(
+            msg,
+            "\n  wrote up to {n} pairs near the threshold to {}",
+            linkwell::link::output::review_path(&args.output).display()
+        );
+    }
     if let (Some(p), Some(n)) = (&args.extract, outcome.extract_rows) {
         let _ = write!(
             msg,
@@ -115,5 +141,74 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(m)?);
     }
+    Ok(())
+}
+
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::LoadLeft => "loading left",
+        Stage::LoadRight => "loading right",
+        Stage::Deterministic => "match keys",
+        Stage::Probabilistic => "probabilistic",
+        Stage::Write => "writing",
+    }
+}
+
+pub fn train(args: &crate::cli::TrainArgs) -> anyhow::Result<()> {
+    let spec = match &args.model {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("cannot read model {}: {e}", p.display()))?;
+            Some(ModelSpec::from_toml(p, &text)?)
+        }
+        None => None,
+    };
+    let bar = progress::counter_bar("training");
+    let on_progress = |stage: Stage, n: u64| {
+        bar.set_message(stage_name(stage));
+        bar.set_position(n);
+    };
+    let on_report = |msg: &str| bar.set_message(msg.to_string());
+    let started = std::time::Instant::now();
+    let model = pipeline::train(&args.left, &args.right, spec, &on_progress, &on_report)?;
+    bar.finish_and_clear();
+    let json = serde_json::to_vec_pretty(&model)?;
+    linkwell::io::write_atomic(&args.out, &json)?;
+    let mut msg = format!(
+        "linkwell: trained a model on {} and {} in {:.1}s: prior {:.3e}",
+        args.left.display(),
+        args.right.display(),
+        started.elapsed().as_secs_f64(),
+        model.prior
+    );
+    let mut last: Option<&str> = None;
+    for it in &model.em {
+        if last != Some(it.session.as_str()) {
+            let n = model.em.iter().filter(|x| x.session == it.session).count();
+            let end = model
+                .em
+                .iter()
+                .rev()
+                .find(|x| x.session == it.session)
+                .expect("one");
+            let _ = write!(
+                msg,
+                "\n  EM on {}: {n} iterations, final max change {:.2e}, λ {:.4}",
+                it.session, end.max_change, end.lambda
+            );
+            last = Some(it.session.as_str());
+        }
+    }
+    for c in &model.comparisons {
+        let levels: Vec<String> = c
+            .levels
+            .iter()
+            .zip(&c.weights)
+            .map(|(l, w)| format!("{l} {w:+.2}"))
+            .collect();
+        let _ = write!(msg, "\n  {}: {}", c.name, levels.join(", "));
+    }
+    let _ = write!(msg, "\n  wrote {}", args.out.display());
+    eprintln!("{msg}");
     Ok(())
 }

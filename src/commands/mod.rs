@@ -12,5 +12,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fingerprint(a) => keys::fingerprint(&a),
         Command::Tokenise(a) => tokenise::run(&a),
         Command::Link(a) => link::run(&a),
+        Command::Train(a) => link::train(&a),
     }
 }

@@ -6,10 +6,8 @@
 //! is *ambiguous*: nothing is linked on it by that rule, and the records are
 //! reported so they can go to probabilistic linkage or clerical review.
 //!
-//! The join is a parallel sort-merge over interned token ids: each eligible
-//! record's key becomes a 64-bit hash (the id itself for one-column keys,
-//! so those never collide); sorting brings equal keys together; runs of equal
-//! hashes are checked column by column, so a hash collision can never link.
+//! The join is the parallel sort-merge of [`super::keys`] over interned token
+//! ids; a hash collision can never link.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -17,7 +15,10 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::data::{Dataset, NONE};
+use super::data::Dataset;
+#[cfg(test)]
+use super::data::NONE;
+use super::keys::{self, Group, KeyColumns};
 use super::{check_comparable, Cardinality, KeyPart, LinkError};
 use crate::manifest::Manifest;
 
@@ -338,13 +339,6 @@ pub fn needed_columns(rules: &[Rule]) -> (Vec<String>, Vec<String>) {
     (l, r)
 }
 
-#[inline]
-fn mix(h: u64, v: u32) -> u64 {
-    (h.rotate_left(5) ^ u64::from(v)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-const RIGHT_BIT: u32 = 1 << 31;
-
 /// Runs the cascade. `options.max_group` bounds many-to-many groups.
 ///
 /// # Panics
@@ -357,7 +351,6 @@ pub fn run(
     cardinality: Cardinality,
     max_group: u64,
 ) -> DeterministicLinks {
-    assert!(left.len() < RIGHT_BIT as usize && right.len() < RIGHT_BIT as usize);
     let mut left_done = vec![false; left.len()];
     let mut right_done = vec![false; right.len()];
     let mut left_linked = vec![false; left.len()];
@@ -365,90 +358,26 @@ pub fn run(
     let mut pairs_seen: HashSet<(u32, u32)> = HashSet::new();
     let mut out = DeterministicLinks::default();
     for (ri, rule) in rules.iter().enumerate() {
-        let lcols: Vec<&[u32]> = rule.keys.iter().map(|k| left.tokens(k.left())).collect();
-        let rcols: Vec<&[u32]> = rule.keys.iter().map(|k| right.tokens(k.right())).collect();
-        let single = rule.keys.len() == 1;
-        let key_hash = |cols: &[&[u32]], i: usize| -> Option<u64> {
-            if single {
-                let v = cols[0][i];
-                return (v != NONE).then_some(u64::from(v));
-            }
-            let mut h = 0u64;
-            for c in cols {
-                let v = c[i];
-                if v == NONE {
-                    return None;
-                }
-                h = mix(h, v);
-            }
-            Some(h)
+        let key = KeyColumns {
+            left: rule.keys.iter().map(|k| left.tokens(k.left())).collect(),
+            right: rule.keys.iter().map(|k| right.tokens(k.right())).collect(),
         };
-        // (hash, record | side bit) for every eligible record.
-        let mut entries: Vec<(u64, u32)> = (0..left.len() as u32)
-            .into_par_iter()
-            .filter(|&i| !left_done[i as usize])
-            .filter_map(|i| key_hash(&lcols, i as usize).map(|h| (h, i)))
-            .chain(
-                (0..right.len() as u32)
-                    .into_par_iter()
-                    .filter(|&i| !right_done[i as usize])
-                    .filter_map(|i| key_hash(&rcols, i as usize).map(|h| (h, i | RIGHT_BIT))),
-            )
-            .collect();
+        let (groups, eligible) =
+            keys::groups(&key, left.len(), right.len(), &|i| !left_done[i], &|i| {
+                !right_done[i]
+            });
         let mut stats = RuleStats {
             name: rule.name.clone(),
+            eligible_left: eligible.left,
+            eligible_right: eligible.right,
             ..RuleStats::default()
         };
-        stats.eligible_left = entries.iter().filter(|e| e.1 & RIGHT_BIT == 0).count() as u64;
-        stats.eligible_right = entries.len() as u64 - stats.eligible_left;
-        entries.par_sort_unstable();
-
-        // Split into runs of equal hash, in parallel over contiguous slices
-        // cut at run boundaries, so the result does not depend on threads.
-        let runs = run_bounds(&entries);
-        let key_of = |e: u32| -> Vec<u32> {
-            let (cols, i) = if e & RIGHT_BIT == 0 {
-                (&lcols, e as usize)
-            } else {
-                (&rcols, (e & !RIGHT_BIT) as usize)
-            };
-            cols.iter().map(|c| c[i]).collect()
-        };
-        let groups: Vec<(Vec<u32>, Vec<u32>)> = runs
-            .par_iter()
-            .flat_map_iter(|&(s, e)| {
-                let run = &entries[s..e];
-                let has_both = run.iter().any(|x| x.1 & RIGHT_BIT == 0)
-                    && run.iter().any(|x| x.1 & RIGHT_BIT != 0);
-                if !has_both {
-                    return Vec::new();
-                }
-                let split = |members: Vec<u32>| -> (Vec<u32>, Vec<u32>) {
-                    let (l, r): (Vec<u32>, Vec<u32>) =
-                        members.into_iter().partition(|&m| m & RIGHT_BIT == 0);
-                    (l, r.into_iter().map(|m| m & !RIGHT_BIT).collect())
-                };
-                if single {
-                    return vec![split(run.iter().map(|x| x.1).collect())];
-                }
-                // Verify the full key: split a run whose keys differ (a
-                // 64-bit hash collision).
-                let mut members: Vec<(Vec<u32>, u32)> =
-                    run.iter().map(|x| (key_of(x.1), x.1)).collect();
-                members.sort_unstable();
-                members
-                    .chunk_by(|a, b| a.0 == b.0)
-                    .map(|g| split(g.iter().map(|m| m.1).collect()))
-                    .filter(|(l, r)| !l.is_empty() && !r.is_empty())
-                    .collect()
-            })
-            .collect();
-
         let mut group_no = 0u32;
-        for (ls, rs) in groups {
-            if ls.is_empty() || rs.is_empty() {
-                continue;
-            }
+        for Group {
+            left: ls,
+            right: rs,
+        } in groups
+        {
             let ambiguous = match cardinality {
                 Cardinality::OneToOne => ls.len() > 1 || rs.len() > 1,
                 Cardinality::OneToMany => ls.len() > 1,
@@ -507,74 +436,11 @@ pub fn run(
     out
 }
 
-/// `[start, end)` of each run of equal hashes.
-fn run_bounds(entries: &[(u64, u32)]) -> Vec<(usize, usize)> {
-    let mut v = Vec::new();
-    let mut s = 0;
-    for i in 1..=entries.len() {
-        if i == entries.len() || entries[i].0 != entries[s].0 {
-            if i - s > 1 {
-                v.push((s, i));
-            }
-            s = i;
-        }
-    }
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::link::data::{Column, StrColumn};
+    use crate::link::test_util::dataset;
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
-
-    /// A dataset of token-id columns, built directly (ids stand in for
-    /// interned tokens; `NONE` for empty).
-    pub(crate) fn dataset(cols: &[(&str, Vec<u32>)]) -> Dataset {
-        let n = cols[0].1.len();
-        let mut ids = StrColumn::default();
-        for i in 0..n {
-            ids.push(format!("r{i}").as_bytes());
-        }
-        let columns: BTreeMap<String, Column> = cols
-            .iter()
-            .map(|(name, v)| {
-                (
-                    name.to_string(),
-                    Column::Token {
-                        domain: "d".into(),
-                        ids: v.clone(),
-                    },
-                )
-            })
-            .collect();
-        let schema = crate::schema::Schema {
-            id_column: "id".into(),
-            fields: vec![],
-            keep: vec![],
-        };
-        Dataset {
-            path: "mem".into(),
-            manifest: Manifest {
-                format: "linkwell-encoded".into(),
-                format_version: 1,
-                tool_version: "test".into(),
-                normaliser_version: 1,
-                key_fingerprint: "0".into(),
-                data_file: "mem".into(),
-                data_sha256: String::new(),
-                data_bytes: 0,
-                rejects_file: String::new(),
-                reference_date: String::new(),
-                schema,
-                columns: vec![],
-                counts: Default::default(),
-            },
-            ids,
-            columns,
-        }
-    }
 
     fn rule(name: &str, cols: &[&str]) -> Rule {
         Rule {

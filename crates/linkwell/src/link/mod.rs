@@ -8,8 +8,12 @@
 
 pub mod data;
 pub mod deterministic;
+pub mod keys;
 pub mod output;
 pub mod pipeline;
+pub mod probabilistic;
+#[cfg(test)]
+pub(crate) mod test_util;
 
 use std::path::PathBuf;
 

@@ -418,3 +418,61 @@ pub fn write_extract(
     f.commit()?;
     Ok(written)
 }
+
+/// The clerical-review file beside a link table.
+pub fn review_path(links: &Path) -> PathBuf {
+    side_file(links, ".review.csv")
+}
+
+/// Writes pairs near the threshold for clerical review: record ids, weight,
+/// probability and each comparison's level — never an identifier or token.
+///
+/// # Errors
+/// [`LinkError::Io`].
+pub fn write_review(
+    links: &Path,
+    pairs: &[super::probabilistic::Scored],
+    left: &Dataset,
+    right: &Dataset,
+    model: &super::probabilistic::model::TrainedModel,
+) -> Result<(), LinkError> {
+    use super::probabilistic::{compare::level_of, model::NULL_LEVEL, probability};
+    let path = review_path(links);
+    let io = |e: std::io::Error| LinkError::Io(IoError::new("cannot write", &path, e));
+    let mut f = AtomicFile::create(&path)?;
+    let mut h = b"left_id,right_id,match_weight,match_probability".to_vec();
+    for c in &model.comparisons {
+        h.push(b',');
+        write_csv_field(&mut h, format!("{}_level", c.name).as_bytes());
+    }
+    h.push(b'\n');
+    f.write_all(&h).map_err(io)?;
+    for p in pairs {
+        let mut b = Vec::new();
+        write_csv_field(&mut b, left.ids.get(p.left as usize).as_bytes());
+        b.push(b',');
+        write_csv_field(&mut b, right.ids.get(p.right as usize).as_bytes());
+        b.extend_from_slice(
+            format!(
+                ",{},{}",
+                fmt_f64(Some(p.weight)),
+                fmt_f64(Some(probability(p.weight)))
+            )
+            .as_bytes(),
+        );
+        for (c, params) in model.comparisons.iter().enumerate() {
+            b.push(b',');
+            let lv = level_of(p.pattern, c);
+            let name = if lv == NULL_LEVEL {
+                "null"
+            } else {
+                params.levels[lv as usize].as_str()
+            };
+            write_csv_field(&mut b, name.as_bytes());
+        }
+        b.push(b'\n');
+        f.write_all(&b).map_err(io)?;
+    }
+    f.commit()?;
+    Ok(())
+}

@@ -7,6 +7,8 @@ use super::deterministic::{self, Rule, RulesFile};
 use super::output::{
     self, ExtractOptions, InputInfo, LinkFormat, LinkRow, LinkSummary, LinksManifest, Method,
 };
+use super::probabilistic::model::{self, ModelSpec, TrainedModel};
+use super::probabilistic::{self as prob, Histogram, Prepared, Scored};
 use super::{check_compatible, Cardinality, LinkError};
 use crate::pseudonym::PseudonymKey;
 
@@ -77,8 +79,47 @@ pub struct LinkRequest<'a> {
     pub cardinality: Option<Cardinality>,
     /// The research extract, if wanted.
     pub extract: Option<ExtractRequest<'a>>,
+    /// The probabilistic model: a spec to train, or a trained model (else
+    /// the built-in model, trained on these files).
+    pub model: Option<ModelInput>,
+    /// Override the model's threshold (match probability).
+    pub threshold_probability: Option<f64>,
+    /// Override the model's threshold (match weight).
+    pub threshold_weight: Option<f64>,
+    /// Write each comparison's level and weight per link.
+    pub explain: bool,
+    /// Write this many pairs nearest the threshold for clerical review.
+    pub review_sample: Option<usize>,
+    /// Save the trained model here.
+    pub save_model: Option<PathBuf>,
     /// Progress: stage and records done.
     pub progress: &'a (dyn Fn(Stage, u64) + Sync),
+    /// Messages about long steps (training).
+    pub report: &'a (dyn Fn(&str) + Sync),
+}
+
+/// A model given to `link`.
+pub enum ModelInput {
+    /// A model spec (TOML) to train on the files being linked.
+    Spec(ModelSpec),
+    /// A model trained before (`linkwell train`).
+    Trained(TrainedModel),
+}
+
+impl ModelInput {
+    /// Reads a model file: `.json` is a trained model, anything else a
+    /// TOML spec.
+    ///
+    /// # Errors
+    /// [`LinkError`] if it cannot be read or is not valid.
+    pub fn read(path: &Path) -> Result<ModelInput, LinkError> {
+        if path.extension().is_some_and(|e| e == "json") {
+            return Ok(ModelInput::Trained(TrainedModel::read(path)?));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| crate::io::IoError::new("cannot read model", path, e))?;
+        Ok(ModelInput::Spec(ModelSpec::from_toml(path, &text)?))
+    }
 }
 
 /// What a linkage produced.
@@ -117,17 +158,66 @@ fn resolve_rules(
 /// # Errors
 /// [`LinkError`] with one sentence naming the file and the problem.
 pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
-    if req.method != LinkMethod::Deterministic {
-        return Err(LinkError::Invalid(format!(
-            "method {} is not available in this build",
-            req.method.name()
-        )));
-    }
     let lm = data::read_manifest(&req.left)?;
     let rm = data::read_manifest(&req.right)?;
     check_compatible(&req.left, &lm, &req.right, &rm)?;
-    let (rules, cardinality, max_group) = resolve_rules(req, &lm, &rm)?;
-    let (lcols, rcols) = deterministic::needed_columns(&rules);
+    let deterministic = req.method != LinkMethod::Probabilistic;
+    let probabilistic = req.method != LinkMethod::Deterministic;
+    let (rules, cardinality, max_group) = if deterministic {
+        resolve_rules(req, &lm, &rm)?
+    } else {
+        let card = req
+            .cardinality
+            .or(req.rules.as_ref().and_then(|r| r.cardinality))
+            .unwrap_or_default();
+        (Vec::new(), card, 100)
+    };
+    let mut trained: Option<TrainedModel> = None;
+    let spec: Option<ModelSpec> = if probabilistic {
+        let mut spec = match &req.model {
+            Some(ModelInput::Spec(s)) => s.clone(),
+            Some(ModelInput::Trained(t)) => {
+                trained = Some(t.clone());
+                t.spec.clone()
+            }
+            None => model::default_model(&lm, &rm),
+        };
+        if let Some(p) = req.threshold_probability {
+            spec.settings.threshold_probability = p;
+            spec.settings.threshold_weight = None;
+        }
+        if let Some(w) = req.threshold_weight {
+            spec.settings.threshold_weight = Some(w);
+        }
+        if spec.comparisons.is_empty() || spec.blocking.is_empty() {
+            return Err(LinkError::Invalid(format!(
+                "{} and {} share too few encoded columns for the built-in model: give a model with --model",
+                req.left.display(),
+                req.right.display()
+            )));
+        }
+        prob::check_model(&spec, &req.left, &lm, &req.right, &rm)?;
+        if let Some(t) = &mut trained {
+            t.spec.settings = spec.settings.clone();
+        }
+        Some(spec)
+    } else {
+        None
+    };
+    let (mut lcols, mut rcols) = deterministic::needed_columns(&rules);
+    if let Some(s) = &spec {
+        let (l, r) = prob::needed_columns(s);
+        lcols.extend(
+            l.into_iter()
+                .filter(|c| !lcols.contains(c))
+                .collect::<Vec<_>>(),
+        );
+        rcols.extend(
+            r.into_iter()
+                .filter(|c| !rcols.contains(c))
+                .collect::<Vec<_>>(),
+        );
+    }
     let with_payload = req.extract.is_some();
     let mut dicts = Dictionaries::default();
     let left = data::load(&req.left, lm, &lcols, with_payload, &mut dicts, &|n| {
@@ -136,14 +226,12 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
     let right = data::load(&req.right, rm, &rcols, with_payload, &mut dicts, &|n| {
         (req.progress)(Stage::LoadRight, n)
     })?;
-    drop(dicts);
-    (req.progress)(Stage::Deterministic, 0);
-    let det = deterministic::run(&left, &right, &rules, cardinality, max_group);
-    let rule_names: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
-    let rows: Vec<LinkRow> = det
-        .links
-        .iter()
-        .map(|l| LinkRow {
+    let mut rule_names: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
+    let mut rows: Vec<LinkRow> = Vec::new();
+    let det = if deterministic {
+        (req.progress)(Stage::Deterministic, 0);
+        let det = deterministic::run(&left, &right, &rules, cardinality, max_group);
+        rows.extend(det.links.iter().map(|l| LinkRow {
             left: l.left,
             right: l.right,
             method: Method::Deterministic,
@@ -151,9 +239,120 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
             weight: None,
             probability: None,
             explain: Vec::new(),
-        })
-        .collect();
+        }));
+        det
+    } else {
+        deterministic::DeterministicLinks::default()
+    };
+    let mut histogram: Option<Histogram> = None;
+    let mut review: Vec<Scored> = Vec::new();
+    let mut explain_columns: Vec<String> = Vec::new();
+    let mut probabilistic_links = 0u64;
+    if let Some(spec) = &spec {
+        (req.progress)(Stage::Probabilistic, 0);
+        let model = match trained.take() {
+            Some(t) => t,
+            None => {
+                let all = Prepared::new(
+                    spec,
+                    &left,
+                    &right,
+                    &dicts,
+                    vec![true; left.len()],
+                    vec![true; right.len()],
+                )?;
+                all.train(req.report)?
+            }
+        };
+        if let Some(p) = &req.save_model {
+            let json = serde_json::to_vec_pretty(&model).expect("model serialises");
+            crate::io::write_atomic(p, &json)?;
+        }
+        // Score only what the cascade left: records that can take no more
+        // links are out.
+        let mut left_ok = vec![true; left.len()];
+        let mut right_ok = vec![true; right.len()];
+        for l in &det.links {
+            if cardinality.left_unique() {
+                left_ok[l.left as usize] = false;
+            }
+            if cardinality.right_unique() {
+                right_ok[l.right as usize] = false;
+            }
+        }
+        (req.report)("scoring candidate pairs");
+        let scorer = Prepared::new(spec, &left, &right, &dicts, left_ok, right_ok)?;
+        let threshold = model.spec.threshold_weight();
+        let band = if req.review_sample.is_some() {
+            10.0
+        } else {
+            0.0
+        };
+        let scores = scorer.score(&model, threshold - band);
+        let chosen = prob::assign(&scores.pairs, threshold, cardinality);
+        probabilistic_links = chosen.len() as u64;
+        let weights = prob::Weights::new(&model, &scorer.comparer);
+        if req.explain {
+            explain_columns.push("prior_weight".into());
+            for c in &model.comparisons {
+                explain_columns.push(format!("{}_level", c.name));
+                explain_columns.push(format!("{}_weight", c.name));
+            }
+        }
+        let fs_name = "fellegi_sunter".to_string();
+        rows.extend(chosen.iter().map(|s| LinkRow {
+            left: s.left,
+            right: s.right,
+            method: Method::Probabilistic,
+            rule: fs_name.clone(),
+            weight: Some(s.weight),
+            probability: Some(prob::probability(s.weight)),
+            explain: if req.explain {
+                explain_cells(&model, &weights, s)
+            } else {
+                Vec::new()
+            },
+        }));
+        if let Some(n) = req.review_sample {
+            let mut near: Vec<Scored> = scores.pairs.clone();
+            near.sort_by(|a, b| {
+                (a.weight - threshold)
+                    .abs()
+                    .total_cmp(&(b.weight - threshold).abs())
+                    .then((a.left, a.right).cmp(&(b.left, b.right)))
+            });
+            near.truncate(n);
+            near.sort_by_key(|s| (s.left, s.right));
+            review = near;
+        }
+        histogram = Some(scores.histogram);
+        trained = Some(model);
+        rule_names.push(fs_name);
+    }
+    if req.explain {
+        for r in &mut rows {
+            if r.explain.is_empty() {
+                r.explain = vec![String::new(); explain_columns.len()];
+            }
+        }
+    }
+    rows.sort_by_key(|r| (r.left, r.right));
+    // Links per side, for the unlinked counts.
+    let mut lk = vec![false; left.len()];
+    let mut rk = vec![false; right.len()];
+    for r in &rows {
+        lk[r.left as usize] = true;
+        rk[r.right as usize] = true;
+    }
     (req.progress)(Stage::Write, 0);
+    let model_json = trained.as_ref().map(|m| {
+        let mut v = serde_json::to_value(m).expect("model serialises");
+        if let Some(h) = &histogram {
+            v["weight_histogram"] = serde_json::to_value(h).expect("histogram serialises");
+        }
+        v["threshold_weight"] = serde_json::json!(m.spec.threshold_weight());
+        v
+    });
     let manifest = LinksManifest {
         format: output::LINKS_FORMAT.into(),
         format_version: 1,
@@ -163,22 +362,29 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         left: InputInfo::of(&left),
         right: InputInfo::of(&right),
         rules: rules.clone(),
-        model: None,
+        model: model_json,
         summary: LinkSummary {
             links: rows.len() as u64,
             rules: det.rules.clone(),
-            probabilistic_links: 0,
-            unlinked_left: det.unlinked_left,
-            unlinked_right: det.unlinked_right,
+            probabilistic_links,
+            unlinked_left: lk.iter().filter(|&&x| !x).count() as u64,
+            unlinked_right: rk.iter().filter(|&&x| !x).count() as u64,
             ambiguous_entries: det.ambiguous.len() as u64,
         },
         links_file: String::new(),
         links_sha256: String::new(),
         ambiguous_file: String::new(),
     };
+    let format = if req.method == LinkMethod::Deterministic {
+        LinkFormat::Deterministic
+    } else {
+        LinkFormat::Scored {
+            explain: explain_columns,
+        }
+    };
     let manifest = output::write_links(
         &req.output,
-        &LinkFormat::Deterministic,
+        &format,
         &rows,
         &left,
         &right,
@@ -186,6 +392,9 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         &rule_names,
         manifest,
     )?;
+    if let (Some(_), Some(model)) = (req.review_sample, &trained) {
+        output::write_review(&req.output, &review, &left, &right, model)?;
+    }
     let extract_rows = match &req.extract {
         Some(x) => Some(output::write_extract(
             &x.path,
@@ -205,6 +414,67 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         manifest,
         extract_rows,
     })
+}
+
+fn explain_cells(model: &TrainedModel, w: &prob::Weights<'_>, s: &Scored) -> Vec<String> {
+    let mut v = vec![format!("{:.6}", w.prior())];
+    for (c, params) in model.comparisons.iter().enumerate() {
+        let lv = prob::compare::level_of(s.pattern, c);
+        if lv == model::NULL_LEVEL {
+            v.push("null".into());
+            v.push(format!("{:.6}", 0.0));
+        } else {
+            v.push(params.levels[lv as usize].clone());
+            v.push(format!(
+                "{:.6}",
+                w.contribution(c, lv, s.left as usize, s.right as usize)
+            ));
+        }
+    }
+    v
+}
+
+/// Trains a model on two encoded files without linking them.
+///
+/// # Errors
+/// [`LinkError`] as for [`link`].
+pub fn train(
+    left_path: &Path,
+    right_path: &Path,
+    spec: Option<ModelSpec>,
+    progress: &(dyn Fn(Stage, u64) + Sync),
+    report: &(dyn Fn(&str) + Sync),
+) -> Result<TrainedModel, LinkError> {
+    let lm = data::read_manifest(left_path)?;
+    let rm = data::read_manifest(right_path)?;
+    check_compatible(left_path, &lm, right_path, &rm)?;
+    let spec = spec.unwrap_or_else(|| model::default_model(&lm, &rm));
+    if spec.comparisons.is_empty() || spec.blocking.is_empty() {
+        return Err(LinkError::Invalid(format!(
+            "{} and {} share too few encoded columns for the built-in model: give a model with --model",
+            left_path.display(),
+            right_path.display()
+        )));
+    }
+    prob::check_model(&spec, left_path, &lm, right_path, &rm)?;
+    let (lcols, rcols) = prob::needed_columns(&spec);
+    let mut dicts = Dictionaries::default();
+    let left = data::load(left_path, lm, &lcols, false, &mut dicts, &|n| {
+        progress(Stage::LoadLeft, n)
+    })?;
+    let right = data::load(right_path, rm, &rcols, false, &mut dicts, &|n| {
+        progress(Stage::LoadRight, n)
+    })?;
+    progress(Stage::Probabilistic, 0);
+    let p = Prepared::new(
+        &spec,
+        &left,
+        &right,
+        &dicts,
+        vec![true; left.len()],
+        vec![true; right.len()],
+    )?;
+    p.train(report)
 }
 
 /// Loads a rules file.
