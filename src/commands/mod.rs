@@ -3,6 +3,7 @@
 use crate::cli::{Cli, Command};
 
 mod keys;
+mod synth;
 mod tokenise;
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -10,5 +11,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen(a) => keys::keygen(&a),
         Command::Fingerprint(a) => keys::fingerprint(&a),
         Command::Tokenise(a) => tokenise::run(&a),
+        Command::Synth(a) => synth::run(&a),
     }
 }

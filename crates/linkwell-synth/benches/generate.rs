@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
                 &WriteOptions {
                     overwrite: true,
                     progress: None,
+                    threads: None,
                 },
             )
             .unwrap()

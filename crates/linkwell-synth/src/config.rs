@@ -232,7 +232,7 @@ impl Default for PopulationConfig {
             ons_coverage: 0.92,
             twin_rate: 0.035,
             name_collision_rate: 0.003,
-            rare_surname_share: 0.4,
+            rare_surname_share: 0.65,
             double_barrelled: 0.01,
             forename_mixing: 0.15,
             claim_scale: 1.0,

@@ -405,7 +405,7 @@ mod tests {
     proptest! {
         #[test]
         fn typos_change_names(name in "[A-Z][a-z]{1,10}", seed in any::<u64>()) {
-            let mut rng = Rng::new(seed, "typo", 0);
+            let mut rng = crate::rng::Rng::new(seed, "typo", 0);
             match typo(&name, &TypoWeights::default(), &mut rng) {
                 Some(t) => {
                     prop_assert_ne!(&t, &name);
@@ -420,7 +420,7 @@ mod tests {
         fn nhs_typos_change_the_number(seed in any::<u64>(), nine in 900_000_000u32..999_999_999) {
             prop_assume!(NhsNumber::from_first_nine(nine).is_some());
             let n = NhsNumber::from_first_nine(nine).unwrap();
-            let mut rng = Rng::new(seed, "nhs", 0);
+            let mut rng = crate::rng::Rng::new(seed, "nhs", 0);
             let (d, valid) = nhs_typo(&n, &mut rng);
             prop_assert_ne!(&d, n.as_bytes());
             prop_assert_eq!(valid, NhsNumber::parse(std::str::from_utf8(&d).unwrap()).is_ok());
@@ -430,7 +430,7 @@ mod tests {
         fn dob_digit_is_a_different_valid_date(seed in any::<u64>(), days in -20_000i64..19_000) {
             let d = crate::dates::from_days(days);
             let latest = crate::dates::from_days(20_000);
-            let mut rng = Rng::new(seed, "dob", 0);
+            let mut rng = crate::rng::Rng::new(seed, "dob", 0);
             let x = dob_digit(d, latest, &mut rng);
             prop_assert_ne!(x, d);
             prop_assert!(x <= latest);
@@ -438,7 +438,7 @@ mod tests {
 
         #[test]
         fn postcode_typos_differ(seed in any::<u64>()) {
-            let mut rng = Rng::new(seed, "pc", 0);
+            let mut rng = crate::rng::Rng::new(seed, "pc", 0);
             for pc in ["LS6 2AB", "M1 1AE", "SW1A 1AA", "B33 8TH"] {
                 prop_assert_ne!(postcode_typo(pc, &mut rng), pc);
             }

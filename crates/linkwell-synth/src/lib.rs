@@ -195,6 +195,9 @@ pub struct WriteOptions<'a> {
     pub overwrite: bool,
     /// Called now and then with the number of people done so far.
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Worker threads: `None` uses the current rayon pool (all cores by
+    /// default). The output does not depend on it.
+    pub threads: Option<usize>,
 }
 
 struct Generator<'a> {
@@ -285,6 +288,26 @@ pub fn generate(config: &Config, people: u64, seed: u64) -> Result<Population, S
 /// `opts.overwrite` is false; [`SynthError::Io`] when writing fails; as
 /// [`generate`] otherwise.
 pub fn write_dir(
+    config: &Config,
+    people: u64,
+    seed: u64,
+    dir: &Path,
+    opts: &WriteOptions<'_>,
+) -> Result<Summary, SynthError> {
+    match opts.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| SynthError::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(e),
+            })?
+            .install(|| write_dir_here(config, people, seed, dir, opts)),
+        None => write_dir_here(config, people, seed, dir, opts),
+    }
+}
+
+fn write_dir_here(
     config: &Config,
     people: u64,
     seed: u64,

@@ -655,16 +655,24 @@ impl<'c, 'a> Builder<'c, 'a> {
                 } else {
                     Sex::Female
                 };
-                let age = age_between(&mut self.rng, 18, 99);
+                // Half of one-person households are people aged 65 and over.
+                let age = if self.rng.chance(0.5) {
+                    age_between(&mut self.rng, 65, 99)
+                } else {
+                    age_between(&mut self.rng, 18, 64)
+                };
                 let p = self.head(id(), &mut h, sex, age);
                 v.push(p);
             }
             // A couple, with or without children.
             1 | 2 => {
-                let age = if kind == 1 {
-                    age_between(&mut self.rng, 20, 95)
+                let age = if kind == 2 {
+                    age_between(&mut self.rng, 27, 60)
+                } else if self.rng.chance(0.6) {
+                    // Couples whose children have left home.
+                    age_between(&mut self.rng, 50, 90)
                 } else {
-                    age_between(&mut self.rng, 22, 58)
+                    age_between(&mut self.rng, 20, 49)
                 };
                 let head = self.head(id(), &mut h, Sex::Male, age);
                 let page = (i64::from(age) + self.rng.range(-6, 4)).clamp(18, 99) as u16;
@@ -704,7 +712,7 @@ impl<'c, 'a> Builder<'c, 'a> {
                 } else {
                     Sex::Male
                 };
-                let age = age_between(&mut self.rng, 20, 58);
+                let age = age_between(&mut self.rng, 24, 58);
                 let p = self.head(id(), &mut h, sex, age);
                 v.push(p);
                 let n = 1 + self.rng.weighted(&[0.55, 0.33, 0.12]);
@@ -794,7 +802,7 @@ impl<'c, 'a> Builder<'c, 'a> {
         n: usize,
         parent_age: u16,
     ) {
-        let oldest = parent_age.saturating_sub(18).min(24);
+        let oldest = parent_age.saturating_sub(19).min(22);
         let mut prev: Option<(Date, u32)> = None;
         for _ in 0..n {
             let sex = if self.rng.chance(0.512) {
@@ -1041,7 +1049,8 @@ mod tests {
                 for pc in [p.postcode, p.other_postcode] {
                     let n = linkwell::normalise::postcode::normalise(pc.as_str());
                     prop_assert!(n.is_some(), "{}", pc.as_str());
-                    prop_assert_eq!(n.unwrap().as_str(), pc.as_str());
+                    let n = n.unwrap();
+                    prop_assert_eq!(n.as_str(), pc.as_str());
                 }
                 prop_assert!(p.postcode != p.other_postcode);
                 prop_assert!(p.date_of_birth <= ctx.reference);

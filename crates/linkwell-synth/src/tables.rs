@@ -168,6 +168,8 @@ const RARE_PREFIXES: &[&str] = &[
     "Shir", "South", "Stan", "Thorn", "Tod", "Wain", "Wal", "West", "Whit", "Wick", "Wil", "Win",
     "Wood", "Wool", "Al", "Bar", "Bel", "Bran", "Bur", "Carl", "Dal", "Ed", "Els", "Gar", "Hamp",
 ];
+/// Joins between prefix and suffix (Ash-ing-ton, Black-en-ford).
+const RARE_LINKS: &[&str] = &["", "ing", "en", "er", "s"];
 const RARE_SUFFIXES: &[&str] = &[
     "ley", "ton", "worth", "ford", "wood", "field", "by", "ham", "well", "stead", "brook", "combe",
     "den", "dale", "hurst", "more", "shaw", "wick", "land", "bury", "ridge", "thorpe", "croft",
@@ -258,19 +260,17 @@ fn build() -> Tables {
     }
     let mut rare_surnames = Sampler::default();
     for (pi, p) in RARE_PREFIXES.iter().enumerate() {
-        for (si, s) in RARE_SUFFIXES.iter().enumerate() {
-            let name = format!("{p}{s}");
-            if british.contains(&name) {
-                continue;
+        for (ci, c) in RARE_LINKS.iter().enumerate() {
+            for (si, s) in RARE_SUFFIXES.iter().enumerate() {
+                let name = format!("{p}{c}{s}");
+                if british.contains(&name) {
+                    continue;
+                }
+                surnames.push(NameForm::new(&name));
+                // Uneven but never dominant: weights 1 to 8.
+                let w = 1 + mix64(((pi * 10 + ci) * 100 + si) as u64) % 8;
+                rare_surnames.push((surnames.len() - 1) as u32, w as f64);
             }
-            surnames.push(NameForm::new(&name));
-            // A skewed but deterministic weight: a pseudo-random rank with a
-            // Zipf-like 1/rank^0.8 decline.
-            let pseudo_rank = 1 + mix64((pi * 100 + si) as u64) % 1500;
-            rare_surnames.push(
-                (surnames.len() - 1) as u32,
-                1.0 / (pseudo_rank as f64).powf(0.8),
-            );
         }
     }
 
@@ -347,7 +347,7 @@ mod tests {
         let male: usize = t.forename_samplers[0].iter().map(|e| e[1].items.len()).sum();
         assert!(t.forenames.len() > 600, "{}", t.forenames.len());
         assert!(male > 100);
-        assert!(t.surnames.len() > 1500, "{}", t.surnames.len());
+        assert!(t.surnames.len() > 5000, "{}", t.surnames.len());
         assert!(t.districts.len() > 1200, "{}", t.districts.len());
         for (i, d) in t.districts.iter().enumerate() {
             for unit in [0, 1, 399] {
