@@ -313,12 +313,12 @@ struct ConfigSpec {
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("cannot read config {path}: {source}")]
+    #[error("cannot read config {path}: {error}")]
     Read {
         /// The file.
         path: String,
-        /// Why.
-        source: std::io::Error,
+        /// Why (shown in the message, so not a `source`).
+        error: std::io::Error,
     },
     /// Not valid TOML, or a key that does not exist or has the wrong type.
     #[error("config {origin}line {line}{table}: {message}")]
@@ -412,9 +412,9 @@ impl Config {
     /// As [`Config::from_toml`], with the file named in the message, and
     /// [`ConfigError::Read`] when it cannot be read.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Config::from_toml(&text).map_err(|e| e.with_path(path))
     }

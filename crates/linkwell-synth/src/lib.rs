@@ -87,12 +87,12 @@ pub enum SynthError {
         path: PathBuf,
     },
     /// Reading or writing a file failed.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {error}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (shown in the message, so not a `source`).
+        error: std::io::Error,
     },
 }
 
@@ -300,7 +300,7 @@ pub fn write_dir(
             .build()
             .map_err(|e| SynthError::Io {
                 path: dir.to_path_buf(),
-                source: std::io::Error::other(e),
+                error: std::io::Error::other(e),
             })?
             .install(|| write_dir_here(config, people, seed, dir, opts)),
         None => write_dir_here(config, people, seed, dir, opts),
@@ -317,7 +317,7 @@ fn write_dir_here(
     let g = Generator::new(config, people, seed)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| SynthError::Io { path, source }
+        move |error| SynthError::Io { path, error }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let files = output_files(dir);
