@@ -91,7 +91,10 @@ fn synth_refuses_a_non_empty_directory_unless_forced() {
     let o = synth(100, 1, dir.path(), &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("not empty") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 
     let o = synth(100, 1, dir.path(), &["--force"]);
@@ -121,7 +124,10 @@ fn synth_bad_config_is_one_clear_sentence() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("nope.toml") && err.contains("cannot read"), "{err}");
+    assert!(
+        err.contains("nope.toml") && err.contains("cannot read"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 
     for (text, needles) in [
@@ -167,12 +173,19 @@ fn synth_print_config_round_trips() {
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("[ons]") && text.contains("missing_nhs_number = 0.12"));
     let cfg = dir.path().join("synth.toml");
-    std::fs::write(&cfg, text.replace("date_format = \"iso\"", "date_format = \"mixed\"")).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("date_format = \"iso\"", "date_format = \"mixed\""),
+    )
+    .unwrap();
     let out = dir.path().join("out");
     let o = synth(2_000, 1, &out, &["--config", cfg.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let nhs = std::fs::read_to_string(out.join("nhs_patients.csv")).unwrap();
-    assert!(nhs.lines().any(|l| l.contains('/')), "some DD/MM/YYYY dates");
+    assert!(
+        nhs.lines().any(|l| l.contains('/')),
+        "some DD/MM/YYYY dates"
+    );
 }
 
 #[test]
@@ -201,9 +214,14 @@ fn synthetic_files_tokenise_without_rejects() {
         .unwrap();
         let c = &manifest["counts"];
         assert_eq!(c["rejected"], 0, "{f}: {c}");
-        assert_eq!(c["read"].as_u64().unwrap() as usize, lines(&out.join(f)) - 1);
+        assert_eq!(
+            c["read"].as_u64().unwrap() as usize,
+            lines(&out.join(f)) - 1
+        );
         // Postcodes are all valid except the deliberate typos.
-        let invalid = c["fields"]["postcode"]["invalid_postcode"].as_u64().unwrap_or(0);
+        let invalid = c["fields"]["postcode"]["invalid_postcode"]
+            .as_u64()
+            .unwrap_or(0);
         assert!(invalid * 100 < c["read"].as_u64().unwrap(), "{f}: {c}");
     }
 }

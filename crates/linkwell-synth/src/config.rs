@@ -549,8 +549,8 @@ mod tests {
 
     #[test]
     fn partial_view_keeps_that_views_defaults() {
-        let c = Config::from_toml("[ons]\nnickname = 0.2\n[dwp]\ndate_format = \"mixed\"\n")
-            .unwrap();
+        let c =
+            Config::from_toml("[ons]\nnickname = 0.2\n[dwp]\ndate_format = \"mixed\"\n").unwrap();
         assert_eq!(c.ons.nickname, 0.2);
         assert_eq!(c.ons.missing_nhs_number, 0.12);
         assert_eq!(c.dwp.date_format, DateFormat::Mixed);
@@ -560,9 +560,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_line() {
-        let e = Config::from_toml("[population]\ntwin_rate = 0.01\n\n[ons]\ntypo_givn_name = 0.1\n")
-            .unwrap_err()
-            .to_string();
+        let e =
+            Config::from_toml("[population]\ntwin_rate = 0.01\n\n[ons]\ntypo_givn_name = 0.1\n")
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("line 5"), "{e}");
         assert!(e.contains("[ons]"), "{e}");
         assert!(e.contains("typo_givn_name"), "{e}");

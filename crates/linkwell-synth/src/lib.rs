@@ -219,9 +219,8 @@ impl<'a> Generator<'a> {
         }
         Ok(Generator {
             ctx: Context::new(config, people, seed),
-            ids: View::ALL.map(|v| {
-                Permutation::new(ID_DOMAIN, derive(seed, &format!("ids/{}", v.name())))
-            }),
+            ids: View::ALL
+                .map(|v| Permutation::new(ID_DOMAIN, derive(seed, &format!("ids/{}", v.name())))),
         })
     }
 

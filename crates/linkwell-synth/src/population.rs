@@ -442,8 +442,8 @@ impl<'a> Context<'a> {
 /// Population by age, England mid-2022 (ONS), thousands per five-year band
 /// from 0–4 to 95–99.
 const AGE_BANDS: [f64; 20] = [
-    3200.0, 3450.0, 3550.0, 3300.0, 3500.0, 3700.0, 3900.0, 3800.0, 3600.0, 3500.0, 3900.0,
-    3900.0, 3400.0, 2900.0, 2800.0, 2200.0, 1400.0, 850.0, 370.0, 90.0,
+    3200.0, 3450.0, 3550.0, 3300.0, 3500.0, 3700.0, 3900.0, 3800.0, 3600.0, 3500.0, 3900.0, 3900.0,
+    3400.0, 2900.0, 2800.0, 2200.0, 1400.0, 850.0, 370.0, 90.0,
 ];
 
 /// An age in `lo..=hi` drawn from the England age structure.
@@ -512,9 +512,7 @@ impl<'c, 'a> Builder<'c, 'a> {
             2
         };
         let origin = if origin != Origin::British
-            && self
-                .rng
-                .chance(self.ctx.config.population.forename_mixing)
+            && self.rng.chance(self.ctx.config.population.forename_mixing)
         {
             Origin::British
         } else {
@@ -897,10 +895,7 @@ impl<'c, 'a> Builder<'c, 'a> {
                     pw[1] *= 1.5;
                 }
                 let iw: Vec<f64> = INDUSTRIES.iter().map(|b| b.1).collect();
-                (
-                    Some(rng.weighted(&pw) as u8),
-                    Some(rng.weighted(&iw) as u8),
-                )
+                (Some(rng.weighted(&pw) as u8), Some(rng.weighted(&iw) as u8))
             } else {
                 (None, None)
             };
@@ -915,7 +910,10 @@ impl<'c, 'a> Builder<'c, 'a> {
         // Benefit claims.
         if a >= 16 {
             let status = p.employment.map(|e| e.status);
-            let low_pay = p.employment.and_then(|e| e.pay_band).is_some_and(|b| b <= 1);
+            let low_pay = p
+                .employment
+                .and_then(|e| e.pay_band)
+                .is_some_and(|b| b <= 1);
             let base: f64 = if a >= 67 {
                 0.22
             } else {
@@ -939,12 +937,22 @@ impl<'c, 'a> Builder<'c, 'a> {
                     use Benefit::*;
                     let (choices, w): (&[Benefit], &[f64]) = if a >= 67 {
                         (
-                            &[PensionCredit, AttendanceAllowance, CarersAllowance, PersonalIndependencePayment],
+                            &[
+                                PensionCredit,
+                                AttendanceAllowance,
+                                CarersAllowance,
+                                PersonalIndependencePayment,
+                            ],
                             &[0.4, 0.4, 0.1, 0.1],
                         )
                     } else if h {
                         (
-                            &[EmploymentAndSupportAllowance, PersonalIndependencePayment, UniversalCredit, CarersAllowance],
+                            &[
+                                EmploymentAndSupportAllowance,
+                                PersonalIndependencePayment,
+                                UniversalCredit,
+                                CarersAllowance,
+                            ],
                             &[0.30, 0.35, 0.30, 0.05],
                         )
                     } else {
@@ -954,11 +962,20 @@ impl<'c, 'a> Builder<'c, 'a> {
                                 &[0.60, 0.35, 0.05],
                             ),
                             Some(EmploymentStatus::Inactive) => (
-                                &[UniversalCredit, CarersAllowance, JobseekersAllowance, PersonalIndependencePayment],
+                                &[
+                                    UniversalCredit,
+                                    CarersAllowance,
+                                    JobseekersAllowance,
+                                    PersonalIndependencePayment,
+                                ],
                                 &[0.50, 0.30, 0.10, 0.10],
                             ),
                             _ => (
-                                &[UniversalCredit, CarersAllowance, PersonalIndependencePayment],
+                                &[
+                                    UniversalCredit,
+                                    CarersAllowance,
+                                    PersonalIndependencePayment,
+                                ],
                                 &[0.70, 0.15, 0.15],
                             ),
                         }

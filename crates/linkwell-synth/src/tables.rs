@@ -344,7 +344,10 @@ mod tests {
     #[test]
     fn tables_are_large_and_valid() {
         let t = tables();
-        let male: usize = t.forename_samplers[0].iter().map(|e| e[1].items.len()).sum();
+        let male: usize = t.forename_samplers[0]
+            .iter()
+            .map(|e| e[1].items.len())
+            .sum();
         assert!(t.forenames.len() > 600, "{}", t.forenames.len());
         assert!(male > 100);
         assert!(t.surnames.len() > 5000, "{}", t.surnames.len());
@@ -376,15 +379,27 @@ mod tests {
         let all: Vec<_> = t.forenames.iter().flat_map(|f| &f.nicknames).collect();
         let unlisted = all.iter().filter(|n| !n.listed).count();
         assert!(all.len() > 150, "{}", all.len());
-        assert!(unlisted >= 10 && unlisted * 3 < all.len(), "{unlisted} of {}", all.len());
-        let henry = t.forenames.iter().find(|f| f.form.title == "Henry").unwrap();
+        assert!(
+            unlisted >= 10 && unlisted * 3 < all.len(),
+            "{unlisted} of {}",
+            all.len()
+        );
+        let henry = t
+            .forenames
+            .iter()
+            .find(|f| f.form.title == "Henry")
+            .unwrap();
         let harry = henry
             .nicknames
             .iter()
             .find(|n| n.form.title == "Harry")
             .unwrap();
         assert!(!harry.listed);
-        let william = t.forenames.iter().find(|f| f.form.title == "William").unwrap();
+        let william = t
+            .forenames
+            .iter()
+            .find(|f| f.form.title == "William")
+            .unwrap();
         assert!(william.nicknames.iter().all(|n| n.listed));
     }
 

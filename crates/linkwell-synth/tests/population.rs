@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use linkwell::nhs::NhsNumber;
 use linkwell::normalise::postcode::normalise as postcode;
 use linkwell_synth::{
-    generate, is_valid_nino, write_dir, Config, ErrorKind, ErrorSet, Identity, Person,
-    Population, Sex, View, WriteOptions,
+    generate, is_valid_nino, write_dir, Config, ErrorKind, ErrorSet, Identity, Person, Population,
+    Sex, View, WriteOptions,
 };
 
 fn pool(n: usize) -> rayon::ThreadPool {
@@ -46,7 +46,10 @@ fn deterministic_across_thread_counts_and_paths() {
     let pop = pool(2).install(|| generate(&config, people, 99).unwrap());
     let csv = pop.to_csv();
     for i in 0..4 {
-        assert_eq!(csv[i], fa[i], "file {i} differs from the in-memory population");
+        assert_eq!(
+            csv[i], fa[i],
+            "file {i} differs from the in-memory population"
+        );
     }
 
     // Another seed gives other data.
@@ -102,9 +105,18 @@ fn check_identity(id: &Identity, p: &Person, e: ErrorSet) {
             assert_ne!(*pc, p.postcode);
         }
     }
-    assert_eq!(id.given_name.is_empty(), e.contains(ErrorKind::MissingGivenName));
-    assert_eq!(id.family_name.is_empty(), e.contains(ErrorKind::MissingFamilyName));
-    assert_eq!(id.date_of_birth.is_none(), e.contains(ErrorKind::MissingDateOfBirth));
+    assert_eq!(
+        id.given_name.is_empty(),
+        e.contains(ErrorKind::MissingGivenName)
+    );
+    assert_eq!(
+        id.family_name.is_empty(),
+        e.contains(ErrorKind::MissingFamilyName)
+    );
+    assert_eq!(
+        id.date_of_birth.is_none(),
+        e.contains(ErrorKind::MissingDateOfBirth)
+    );
     let dob_errors = [
         ErrorKind::DobDayMonthSwap,
         ErrorKind::DobDigit,
@@ -132,7 +144,12 @@ fn check_identity(id: &Identity, p: &Person, e: ErrorSet) {
         .eq_ignore_ascii_case(p.given_name(linkwell_synth::NameCase::Title))
         || id.given_name == p.given_name(linkwell_synth::NameCase::Upper);
     if !name_errors.iter().any(|&k| e.contains(k)) {
-        assert!(given_ok, "{} vs {}", id.given_name, p.given_name(linkwell_synth::NameCase::Title));
+        assert!(
+            given_ok,
+            "{} vs {}",
+            id.given_name,
+            p.given_name(linkwell_synth::NameCase::Title)
+        );
     }
 }
 
@@ -220,7 +237,10 @@ fn truth_joins_every_record_both_ways() {
     for row in rdr.records() {
         let row = row.unwrap();
         let key = (row[0].to_string(), row[1].to_string());
-        assert!(records.contains_key(&key), "truth row {key:?} has no record");
+        assert!(
+            records.contains_key(&key),
+            "truth row {key:?} has no record"
+        );
         assert!(seen.insert(key), "two truth rows for one record");
         let person: u64 = row[2].parse().unwrap();
         assert!(person < 25_000);
@@ -238,7 +258,12 @@ fn truth_joins_every_record_both_ways() {
 
 /// Whether `kind` could have been applied to a record with errors `e` of
 /// person `p`, as the generator decides it.
-fn eligible(kind: ErrorKind, p: &Person, e: ErrorSet, reference: linkwell::normalise::date::Date) -> bool {
+fn eligible(
+    kind: ErrorKind,
+    p: &Person,
+    e: ErrorSet,
+    reference: linkwell::normalise::date::Date,
+) -> bool {
     use ErrorKind::*;
     let has = |k| e.contains(k);
     match kind {
@@ -250,7 +275,8 @@ fn eligible(kind: ErrorKind, p: &Person, e: ErrorSet, reference: linkwell::norma
         DobDayMonthSwap => {
             let d = p.date_of_birth;
             !has(MissingDateOfBirth)
-                && d.day_month_swapped().is_some_and(|s| s != d && s <= reference)
+                && d.day_month_swapped()
+                    .is_some_and(|s| s != d && s <= reference)
         }
         DobDigit => !has(MissingDateOfBirth) && !has(DobDayMonthSwap),
         DobDefault => {
@@ -288,9 +314,18 @@ fn observed_error_rates_match_configured_rates_at_100k_people() {
     let pop = generate(&config, 100_000, 7).unwrap();
     let reference = config.reference_date();
     let views: [(View, Vec<(u64, ErrorSet)>); 3] = [
-        (View::Nhs, pop.nhs.iter().map(|r| (r.person_id, r.errors)).collect()),
-        (View::Ons, pop.ons.iter().map(|r| (r.person_id, r.errors)).collect()),
-        (View::Dwp, pop.dwp.iter().map(|r| (r.person_id, r.errors)).collect()),
+        (
+            View::Nhs,
+            pop.nhs.iter().map(|r| (r.person_id, r.errors)).collect(),
+        ),
+        (
+            View::Ons,
+            pop.ons.iter().map(|r| (r.person_id, r.errors)).collect(),
+        ),
+        (
+            View::Dwp,
+            pop.dwp.iter().map(|r| (r.person_id, r.errors)).collect(),
+        ),
     ];
     let mut report = String::new();
     let mut failures = Vec::new();
@@ -299,7 +334,10 @@ fn observed_error_rates_match_configured_rates_at_100k_people() {
         // Group the kinds that share one rate.
         let groups: Vec<Vec<ErrorKind>> = vec![
             vec![ErrorKind::Nickname, ErrorKind::NicknameUnlisted],
-            vec![ErrorKind::NhsNumberTypoInvalid, ErrorKind::NhsNumberTypoValid],
+            vec![
+                ErrorKind::NhsNumberTypoInvalid,
+                ErrorKind::NhsNumberTypoValid,
+            ],
         ];
         let mut kinds: Vec<Vec<ErrorKind>> = groups.clone();
         for &k in ErrorKind::ALL {
@@ -355,7 +393,10 @@ fn observed_error_rates_match_configured_rates_at_100k_people() {
         }
     }
     println!("{report}");
-    assert!(failures.is_empty(), "rates out of tolerance: {failures:?}\n{report}");
+    assert!(
+        failures.is_empty(),
+        "rates out of tolerance: {failures:?}\n{report}"
+    );
 
     // A few NHS number typos land on valid numbers; most do not.
     let count = |k| {
@@ -398,7 +439,9 @@ fn hard_cases_exist() {
         by_key
             .entry((
                 p.given_name(linkwell_synth::NameCase::Title).to_string(),
-                p.family_name.text(linkwell_synth::NameCase::Title).into_owned(),
+                p.family_name
+                    .text(linkwell_synth::NameCase::Title)
+                    .into_owned(),
                 p.postcode.outward().to_string(),
             ))
             .or_default()
@@ -433,4 +476,16 @@ fn hard_cases_exist() {
     assert!(people
         .iter()
         .any(|p| !p.registered && (p.in_ons || !p.claims.is_empty())));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(6))]
+
+    #[test]
+    fn any_seed_is_deterministic_across_thread_counts(seed in proptest::prelude::any::<u64>(), people in 1u64..20_000) {
+        let config = Config::default();
+        let one = pool(1).install(|| generate(&config, people, seed).unwrap()).to_csv();
+        let two = pool(2).install(|| generate(&config, people, seed).unwrap()).to_csv();
+        proptest::prop_assert!(one == two);
+    }
 }
