@@ -378,6 +378,7 @@ mod tests {
         let t = tables();
         let all: Vec<_> = t.forenames.iter().flat_map(|f| &f.nicknames).collect();
         let unlisted = all.iter().filter(|n| !n.listed).count();
+        println!("nicknames {} unlisted {unlisted}", all.len());
         assert!(all.len() > 150, "{}", all.len());
         assert!(
             unlisted >= 10 && unlisted * 3 < all.len(),
