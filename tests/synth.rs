@@ -196,7 +196,21 @@ fn synthetic_files_tokenise_without_rejects() {
     let key = dir.path().join("key");
     let o = linkwell(&["keygen", "--out", key.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in ["nhs_patients.csv", "ons_employment.csv", "dwp_claims.csv"] {
+    // Error kinds per dataset, from truth.csv.
+    let truth = std::fs::read_to_string(out.join("truth.csv")).unwrap();
+    let count = |dataset: &str, kind: &str| {
+        truth
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with(&format!("{dataset},")))
+            .filter(|l| l.rsplit(',').next().unwrap().split(';').any(|k| k == kind))
+            .count() as u64
+    };
+    for (dataset, f) in [
+        ("nhs", "nhs_patients.csv"),
+        ("ons", "ons_employment.csv"),
+        ("dwp", "dwp_claims.csv"),
+    ] {
         let enc = dir.path().join(format!("{f}.enc.csv"));
         let o = linkwell(&[
             "tokenise",
@@ -218,10 +232,45 @@ fn synthetic_files_tokenise_without_rejects() {
             c["read"].as_u64().unwrap() as usize,
             lines(&out.join(f)) - 1
         );
-        // Postcodes are all valid except the deliberate typos.
-        let invalid = c["fields"]["postcode"]["invalid_postcode"]
-            .as_u64()
-            .unwrap_or(0);
-        assert!(invalid * 100 < c["read"].as_u64().unwrap(), "{f}: {c}");
+        // The core crate's validators agree with truth: postcodes are valid
+        // except some of the deliberate typos, NHS numbers are valid except
+        // the typos truth calls invalid, and missing is missing.
+        let status = |field: &str, s: &str| c["fields"][field][s].as_u64().unwrap_or(0);
+        let read = c["read"].as_u64().unwrap();
+        assert!(
+            status("postcode", "invalid_postcode") <= count(dataset, "typo_postcode"),
+            "{f}: {c}"
+        );
+        assert_eq!(
+            status("postcode", "missing"),
+            count(dataset, "missing_postcode"),
+            "{f}"
+        );
+        assert_eq!(
+            status("date_of_birth", "missing"),
+            count(dataset, "missing_date_of_birth"),
+            "{f}"
+        );
+        assert_eq!(
+            status("date_of_birth", "valid") + status("date_of_birth", "missing"),
+            read,
+            "{f}: {c}"
+        );
+        assert_eq!(
+            status("sex", "missing"),
+            count(dataset, "missing_sex"),
+            "{f}"
+        );
+        if dataset != "dwp" {
+            let bad = status("nhs_number", "check_digit_mismatch")
+                + status("nhs_number", "check_value_ten")
+                + status("nhs_number", "placeholder");
+            assert_eq!(bad, count(dataset, "nhs_number_typo_invalid"), "{f}: {c}");
+            assert_eq!(
+                status("nhs_number", "missing"),
+                count(dataset, "missing_nhs_number"),
+                "{f}"
+            );
+        }
     }
 }
