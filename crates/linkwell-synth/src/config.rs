@@ -88,6 +88,18 @@ pub enum DateFormat {
     Mixed,
 }
 
+impl DateFormat {
+    /// The name used in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            DateFormat::Iso => "iso",
+            DateFormat::DayMonthYear => "dd/mm/yyyy",
+            DateFormat::Compact => "yyyymmdd",
+            DateFormat::Mixed => "mixed",
+        }
+    }
+}
+
 /// How names are written in a view's file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,6 +108,16 @@ pub enum NameCase {
     Title,
     /// All capitals, as many older benefit and payroll systems store them.
     Upper,
+}
+
+impl NameCase {
+    /// The name used in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            NameCase::Title => "title",
+            NameCase::Upper => "upper",
+        }
+    }
 }
 
 macro_rules! view_config {

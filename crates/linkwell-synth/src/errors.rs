@@ -233,7 +233,7 @@ pub(crate) fn typo(name: &str, w: &TypoWeights, rng: &mut Rng) -> Option<String>
                         None => continue,
                     }
                 };
-                let c = if upper || (at > 0 && chars[at].is_uppercase() && c == chars[at]) {
+                let c = if upper {
                     c.to_uppercase().next().unwrap_or(c)
                 } else {
                     c.to_lowercase().next().unwrap_or(c)

@@ -289,13 +289,13 @@ pub fn readme(config: &Config, people: u64, seed: u64, counts: &crate::Counts) -
     }
     let _ = writeln!(
         s,
-        "\nDate formats: nhs `{:?}`, ons `{:?}`, dwp `{:?}`. Name case: nhs `{:?}`, ons `{:?}`, dwp `{:?}`.\n",
-        config.nhs.date_format,
-        config.ons.date_format,
-        config.dwp.date_format,
-        config.nhs.name_case,
-        config.ons.name_case,
-        config.dwp.name_case
+        "\nDate formats: nhs `{}`, ons `{}`, dwp `{}`. Name case: nhs `{}`, ons `{}`, dwp `{}`.\n",
+        config.nhs.date_format.name(),
+        config.ons.date_format.name(),
+        config.dwp.date_format.name(),
+        config.nhs.name_case.name(),
+        config.ons.name_case.name(),
+        config.dwp.name_case.name()
     );
     let _ = writeln!(
         s,
