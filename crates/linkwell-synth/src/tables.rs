@@ -321,10 +321,11 @@ pub(crate) fn tables() -> &'static Tables {
 /// Letters allowed in the inward code (never C I K M O V).
 pub(crate) const INWARD_LETTERS: &[u8; 20] = b"ABDEFGHJLNPQRSTUWXYZ";
 
-/// Unit postcodes per district: about 400 of the possible 4,000 inward
-/// codes are used, so that at national scale some fifteen households share
-/// a postcode, as they do in England.
-pub(crate) const UNITS_PER_DISTRICT: u64 = 400;
+/// Unit postcodes per district: about 800 of the possible 4,000 inward
+/// codes are used (some 1.6 million units in all; England has about 1.4
+/// million live postcodes), so that at national scale some fifteen
+/// households share a postcode on average, as they do in England.
+pub(crate) const UNITS_PER_DISTRICT: u64 = 800;
 
 /// The inward code of unit `unit` of district `district`.
 pub(crate) fn inward(district: u32, unit: u64) -> [u8; 3] {
@@ -353,7 +354,7 @@ mod tests {
         assert!(t.surnames.len() > 5000, "{}", t.surnames.len());
         assert!(t.districts.len() > 1200, "{}", t.districts.len());
         for (i, d) in t.districts.iter().enumerate() {
-            for unit in [0, 1, 399] {
+            for unit in [0, 1, UNITS_PER_DISTRICT - 1] {
                 let inw = inward(i as u32, unit);
                 let pc = format!("{} {}", d.outward, std::str::from_utf8(&inw).unwrap());
                 let n = normalise(&pc).unwrap_or_else(|| panic!("{pc} is not valid"));
