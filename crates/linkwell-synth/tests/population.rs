@@ -514,3 +514,34 @@ proptest::proptest! {
         proptest::prop_assert!(one == two);
     }
 }
+
+/// Guards "byte-identical on any machine": the output for a small
+/// population is committed, so a run on another machine (CI) or after a
+/// dependency upgrade is compared with it. A deliberate change to the
+/// generator updates the files with `LINKWELL_SYNTH_BLESS=1 cargo test -p
+/// linkwell-synth --test population golden`.
+#[test]
+fn golden_output_for_a_fixed_seed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let pop = generate(&Config::default(), 60, 42).unwrap();
+    let files = pop.to_csv();
+    let names = [
+        "nhs_patients.csv",
+        "ons_employment.csv",
+        "dwp_claims.csv",
+        "truth.csv",
+    ];
+    if std::env::var_os("LINKWELL_SYNTH_BLESS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in names.iter().zip(&files) {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+    for (name, bytes) in names.iter().zip(&files) {
+        let golden = std::fs::read(dir.join(name)).unwrap();
+        assert!(
+            golden == *bytes,
+            "{name} differs from tests/golden/{name}; if the change is deliberate, rerun with LINKWELL_SYNTH_BLESS=1"
+        );
+    }
+}
