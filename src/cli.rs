@@ -28,6 +28,9 @@ pub enum Command {
     /// Train a probabilistic model on two encoded files and save it as
     /// JSON for `link --model`.
     Train(TrainArgs),
+    /// Generate a synthetic population: NHS, ONS and DWP files with
+    /// realistic errors, and the ground truth.
+    Synth(SynthArgs),
 }
 
 #[derive(Debug, Args)]
@@ -174,4 +177,34 @@ pub struct TrainArgs {
     /// Where to write the trained model.
     #[arg(long, value_name = "trained.json")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// How many people (at most about 90 million).
+    #[arg(long, value_name = "N", required_unless_present = "print_config")]
+    pub people: Option<u64>,
+    /// Random seed: the same seed, people and config give byte-identical
+    /// files on any machine.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Output directory (created if needed). Refused when it already has
+    /// files in it, unless --force.
+    #[arg(long, value_name = "DIR", required_unless_present = "print_config")]
+    pub out: Option<PathBuf>,
+    /// A TOML file of error rates and settings; keys left out keep their
+    /// documented defaults (see --print-config).
+    #[arg(long, value_name = "synth.toml")]
+    pub config: Option<PathBuf>,
+    /// Write into an output directory that is not empty, replacing the
+    /// generated files there.
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads (default: all cores). Output does not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Print the configuration (defaults, or --config merged over them) as
+    /// TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
 }

@@ -6,4 +6,5 @@ mod util;
 
 mod keys;
 mod link;
+mod synth;
 mod tokenise;

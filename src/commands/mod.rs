@@ -4,6 +4,7 @@ use crate::cli::{Cli, Command};
 
 mod keys;
 mod link;
+mod synth;
 mod tokenise;
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -13,5 +14,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokenise(a) => tokenise::run(&a),
         Command::Link(a) => link::run(&a),
         Command::Train(a) => link::train(&a),
+        Command::Synth(a) => synth::run(&a),
     }
 }

@@ -150,6 +150,18 @@ pub struct BloomKey {
     mac: HmacSha256,
     params: BloomParams,
     permutation: Option<Vec<u32>>,
+    id: u64,
+}
+
+/// Bit positions of one q-gram (at most 64).
+#[derive(Clone)]
+struct Positions {
+    n: u8,
+    bits: [u16; 64],
+}
+
+thread_local! {
+    static MEMO: std::cell::RefCell<crate::memo::Map<Positions>> = std::cell::RefCell::new(crate::memo::Map::default());
 }
 
 impl std::fmt::Debug for BloomKey {
@@ -198,6 +210,7 @@ impl BloomKey {
             mac,
             params,
             permutation,
+            id: crate::memo::next_id(),
         })
     }
 
@@ -229,16 +242,31 @@ impl BloomKey {
         for w in 0..windows {
             gram.clear();
             gram.extend(&chars[w..(w + q).min(chars.len())]);
-            let mut remaining = p.hashes as usize;
-            let mut j = 0u8;
-            while remaining > 0 {
-                let h = self.mac.mac_parts(&[&[j], salt, &[0], gram.as_bytes()]);
-                for c in h.chunks_exact(2).take(remaining.min(16)) {
-                    let bit = u32::from(u16::from_le_bytes([c[0], c[1]])) & mask;
-                    words[(bit / 64) as usize] |= 1u64 << (bit % 64);
+            let compute = || {
+                let mut pos = Positions {
+                    n: 0,
+                    bits: [0; 64],
+                };
+                let mut remaining = p.hashes as usize;
+                let mut j = 0u8;
+                while remaining > 0 {
+                    let h = self.mac.mac_parts(&[&[j], salt, &[0], gram.as_bytes()]);
+                    for c in h.chunks_exact(2).take(remaining.min(16)) {
+                        pos.bits[pos.n as usize] = u16::from_le_bytes([c[0], c[1]]);
+                        pos.n += 1;
+                    }
+                    remaining = remaining.saturating_sub(16);
+                    j += 1;
                 }
-                remaining = remaining.saturating_sub(16);
-                j += 1;
+                pos
+            };
+            let pos = match crate::memo::key(self.id, &[salt, &[0], gram.as_bytes()]) {
+                Some(k) => crate::memo::get_or(&MEMO, k, compute),
+                None => compute(),
+            };
+            for &b in &pos.bits[..pos.n as usize] {
+                let bit = u32::from(b) & mask;
+                words[(bit / 64) as usize] |= 1u64 << (bit % 64);
             }
         }
         match &self.permutation {

@@ -145,16 +145,29 @@ static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
 /// Per-thread caches of rendered field outputs, keyed by the raw value.
 /// Names, dates and postcodes repeat heavily in real files; a hit skips
 /// normalisation and every HMAC for that field. Bounded: a cache that
-/// reaches [`CACHE_LIMIT`] entries is cleared.
+/// reaches [`CACHE_LIMIT`] entries is cleared. A field whose values rarely
+/// repeat (hit rate under [`MIN_HIT_RATE`] after [`PROBE_LOOKUPS`]
+/// lookups) stops being cached on that thread, since the cache would only
+/// cost time; NHS numbers and identifiers, unique by design, never are.
 struct Caches {
     encoder: u64,
     fields: Vec<FieldCache>,
 }
 
 /// Raw value (and salt) → rendered cells and status.
-type FieldCache = HashMap<Box<[u8]>, (Box<[u8]>, Status)>;
+type Rendered = HashMap<Box<[u8]>, (Box<[u8]>, Status)>;
 
-const CACHE_LIMIT: usize = 1 << 16;
+#[derive(Default)]
+struct FieldCache {
+    map: Rendered,
+    lookups: u64,
+    hits: u64,
+    off: bool,
+}
+
+const CACHE_LIMIT: usize = 1 << 14;
+const PROBE_LOOKUPS: u64 = 8192;
+const MIN_HIT_RATE: f64 = 0.3;
 
 thread_local! {
     static CACHES: RefCell<Caches> = const { RefCell::new(Caches { encoder: 0, fields: Vec::new() }) };
@@ -319,14 +332,23 @@ impl Encoder {
                             if j > 0 {
                                 out.push(b';');
                             }
-                            out.extend_from_slice(&key.token(p.as_bytes()).to_hex());
+                            out.extend_from_slice(&key.token_hex_memo(p.as_bytes()));
                         }
                     }
                 }
                 _ => {
                     if let Some(v) = n.component(e) {
                         let key = fe.keys[i].as_ref().expect("token key");
-                        out.extend_from_slice(&key.token(v.as_bytes()).to_hex());
+                        // Memoise values that repeat: components with small
+                        // domains, names and sexes; not unit postcodes,
+                        // full dates or NHS numbers, which mostly do not.
+                        let repeats = !matches!(e, Encoding::Token | Encoding::DayMonthSwapped)
+                            || matches!(fe.field.kind, Kind::Name | Kind::Sex);
+                        if repeats {
+                            out.extend_from_slice(&key.token_hex_memo(v.as_bytes()));
+                        } else {
+                            out.extend_from_slice(&key.token(v.as_bytes()).to_hex());
+                        }
                     }
                 }
             }
@@ -359,7 +381,12 @@ impl Encoder {
                 None
             };
             let value = raws[fi];
-            if !self.cache {
+            let cacheable = self.cache
+                && !matches!(
+                    self.fields[fi].field.kind,
+                    Kind::NhsNumber | Kind::Identifier
+                );
+            if !cacheable {
                 statuses.push(self.render_field(fi, value, salt.as_deref(), out));
                 continue;
             }
@@ -370,7 +397,11 @@ impl Encoder {
                     c.fields.clear();
                 }
                 if c.fields.len() < self.fields.len() {
-                    c.fields.resize_with(self.fields.len(), HashMap::new);
+                    c.fields.resize_with(self.fields.len(), FieldCache::default);
+                }
+                let cache = &mut c.fields[fi];
+                if cache.off {
+                    return self.render_field(fi, value, salt.as_deref(), out);
                 }
                 let mut key =
                     Vec::with_capacity(value.len() + 1 + salt.as_ref().map_or(0, |s| s.len()));
@@ -379,17 +410,27 @@ impl Encoder {
                     key.push(0xff); // never in UTF-8, so (value, salt) is unambiguous
                     key.extend_from_slice(s.as_bytes());
                 }
-                let cache = &mut c.fields[fi];
-                if let Some((cells, status)) = cache.get(key.as_slice()) {
+                cache.lookups += 1;
+                if let Some((cells, status)) = cache.map.get(key.as_slice()) {
+                    cache.hits += 1;
                     out.extend_from_slice(cells);
                     return *status;
                 }
                 let start = out.len();
                 let status = self.render_field(fi, value, salt.as_deref(), out);
-                if cache.len() >= CACHE_LIMIT {
-                    cache.clear();
+                if cache.lookups >= PROBE_LOOKUPS
+                    && (cache.hits as f64) < MIN_HIT_RATE * cache.lookups as f64
+                {
+                    cache.off = true;
+                    cache.map = HashMap::new();
+                    return status;
                 }
-                cache.insert(key.into_boxed_slice(), (out[start..].into(), status));
+                if cache.map.len() >= CACHE_LIMIT {
+                    cache.map.clear();
+                }
+                cache
+                    .map
+                    .insert(key.into_boxed_slice(), (out[start..].into(), status));
                 status
             });
             statuses.push(status);

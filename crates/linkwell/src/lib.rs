@@ -29,6 +29,7 @@ pub mod io;
 pub mod link;
 pub mod mac;
 pub mod manifest;
+mod memo;
 pub mod nhs;
 pub mod normalise;
 pub mod pseudonym;

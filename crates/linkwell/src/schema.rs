@@ -150,7 +150,9 @@ impl Kind {
         use Encoding::*;
         match self {
             Kind::NhsNumber | Kind::Sex | Kind::Identifier => &[Token],
-            Kind::Name => &[Token, Canonical, Phonetic, Initial, Bloom],
+            // `initial` is available but not a default: no built-in rule or
+            // comparison reads it, and every column costs output bandwidth.
+            Kind::Name => &[Token, Canonical, Phonetic, Bloom],
             Kind::Date => &[Token, Year, Month, Day, DayMonthSwapped],
             Kind::Postcode => &[Token, Sector, District, Area],
             Kind::Text => &[Token, Bloom],

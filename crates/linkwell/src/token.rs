@@ -127,6 +127,11 @@ pub fn check_domain(domain: &str) -> Result<(), DomainError> {
 pub struct TokenKey {
     domain: String,
     mac: HmacSha256,
+    id: u64,
+}
+
+thread_local! {
+    static MEMO: std::cell::RefCell<crate::memo::Map<[u8; 64]>> = std::cell::RefCell::new(crate::memo::Map::default());
 }
 
 impl fmt::Debug for TokenKey {
@@ -146,6 +151,7 @@ impl TokenKey {
         Ok(TokenKey {
             domain: domain.to_string(),
             mac: secret.derive(label.as_bytes()),
+            id: crate::memo::next_id(),
         })
     }
 
@@ -158,6 +164,17 @@ impl TokenKey {
     #[inline]
     pub fn token(&self, normalised: &[u8]) -> Token {
         Token(self.mac.mac(normalised))
+    }
+
+    /// The token's hex form, memoised per thread for short values (years,
+    /// districts, names): the same value under the same key is not
+    /// recomputed.
+    #[inline]
+    pub fn token_hex_memo(&self, normalised: &[u8]) -> [u8; 64] {
+        match crate::memo::key(self.id, &[normalised]) {
+            Some(k) => crate::memo::get_or(&MEMO, k, || self.token(normalised).to_hex()),
+            None => self.token(normalised).to_hex(),
+        }
     }
 
     /// The token of the concatenation of `parts` (for composite values).

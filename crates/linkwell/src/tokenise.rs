@@ -151,13 +151,22 @@ fn reject_reason(rec: &ByteRecord, layout: &Layout) -> Option<String> {
 }
 
 struct ChunkOut {
-    data: Vec<u8>,
+    data: Vec<Vec<u8>>,
     rejects: Vec<Reject>,
     status_counts: Vec<Vec<u64>>,
     written: u64,
 }
 
-fn encode_chunk(encoder: &Encoder, layout: &Layout, records: &[ByteRecord]) -> ChunkOut {
+/// Output buffers passed back from the writer for reuse: fresh buffers of
+/// this size would each be new pages for the kernel to fault in and zero.
+type BufferPool = std::sync::Mutex<Vec<Vec<u8>>>;
+
+fn encode_chunk(
+    encoder: &Encoder,
+    layout: &Layout,
+    records: &[ByteRecord],
+    pool: &BufferPool,
+) -> ChunkOut {
     let status_len: Vec<usize> = encoder
         .schema()
         .fields
@@ -167,8 +176,15 @@ fn encode_chunk(encoder: &Encoder, layout: &Layout, records: &[ByteRecord]) -> C
     let parts: Vec<ChunkOut> = records
         .par_chunks(256)
         .map(|sub| {
+            let mut buf = pool
+                .lock()
+                .map(|mut p| p.pop())
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            buf.clear();
             let mut out = ChunkOut {
-                data: Vec::with_capacity(sub.len() * 512),
+                data: vec![buf],
                 rejects: Vec::new(),
                 status_counts: status_len.iter().map(|&n| vec![0; n]).collect(),
                 written: 0,
@@ -184,33 +200,34 @@ fn encode_chunk(encoder: &Encoder, layout: &Layout, records: &[ByteRecord]) -> C
                     continue;
                 }
                 let text = |i: usize| std::str::from_utf8(&rec[i]).expect("checked UTF-8");
-                write_csv_field(&mut out.data, &rec[layout.id]);
-                out.data.push(b',');
+                let data = &mut out.data[0];
+                write_csv_field(data, &rec[layout.id]);
+                data.push(b',');
                 raws.clear();
                 raws.extend(layout.fields.iter().map(|&i| text(i)));
                 statuses.clear();
-                encoder.encode_fields_into(&raws, &mut out.data, &mut statuses);
+                encoder.encode_fields_into(&raws, data, &mut statuses);
                 for (c, &s) in out.status_counts.iter_mut().zip(&statuses) {
                     c[s as usize] += 1;
                 }
                 for &k in &layout.keep {
-                    out.data.push(b',');
-                    write_csv_field(&mut out.data, &rec[k]);
+                    data.push(b',');
+                    write_csv_field(data, &rec[k]);
                 }
-                out.data.push(b'\n');
+                data.push(b'\n');
                 out.written += 1;
             }
             out
         })
         .collect();
     let mut all = ChunkOut {
-        data: Vec::with_capacity(parts.iter().map(|p| p.data.len()).sum()),
+        data: Vec::with_capacity(parts.len()),
         rejects: Vec::new(),
         status_counts: status_len.iter().map(|&n| vec![0; n]).collect(),
         written: 0,
     };
     for p in parts {
-        all.data.extend_from_slice(&p.data);
+        all.data.extend(p.data);
         all.rejects.extend(p.rejects);
         for (a, b) in all.status_counts.iter_mut().zip(&p.status_counts) {
             for (x, y) in a.iter_mut().zip(b) {
@@ -265,7 +282,7 @@ fn read_header<R: Read>(rdr: &mut csv::Reader<R>) -> Result<Option<Vec<String>>,
 ///
 /// # Errors
 /// [`TokeniseError`] for an unusable header or schema, or I/O failure.
-pub fn tokenise_stream<R: Read + Send, W: Write, X: Write>(
+pub fn tokenise_stream<R: Read + Send, W: Write + Send, X: Write + Send>(
     secret: &Secret,
     spec: Option<&SchemaSpec>,
     input: R,
@@ -340,6 +357,7 @@ pub fn tokenise_stream<R: Read + Send, W: Write, X: Write>(
     let bytes_read = AtomicU64::new(0);
     let chunk_records = opts.chunk_records.max(1);
 
+    let pool: BufferPool = std::sync::Mutex::new(Vec::new());
     let result: Result<(), TokeniseError> = std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel::<Result<(Vec<ByteRecord>, usize), (u64, String)>>(2);
         let (pool_tx, pool_rx) = mpsc::channel::<Vec<ByteRecord>>();
@@ -370,19 +388,41 @@ pub fn tokenise_stream<R: Read + Send, W: Write, X: Write>(
                 return;
             }
         });
+        // Encoded chunks go to a writer thread, so that writing (a kernel
+        // copy into the page cache, slow on some machines) overlaps the
+        // encoding of the next chunk.
+        let (wtx, wrx) = mpsc::sync_channel::<(Vec<Vec<u8>>, Vec<u8>)>(2);
+        let pool = &pool;
+        let writer = scope.spawn(move || -> Result<(), TokeniseError> {
+            for (parts, r) in wrx {
+                for d in parts {
+                    data.write_all(&d).map_err(out_err)?;
+                    if let Ok(mut p) = pool.lock() {
+                        if p.len() < 64 {
+                            p.push(d);
+                        }
+                    }
+                }
+                if !r.is_empty() {
+                    rejects.write_all(&r).map_err(out_err)?;
+                }
+            }
+            Ok(())
+        });
+        let mut failure = None;
         for msg in rx {
             let (buf, n) = match msg {
                 Ok(x) => x,
                 Err((line, message)) => {
-                    return Err(TokeniseError::Csv {
+                    failure = Some(TokeniseError::Csv {
                         path: input_name.to_path_buf(),
                         line,
                         message,
-                    })
+                    });
+                    break;
                 }
             };
-            let out = encode_chunk(&encoder, &layout, &buf[..n]);
-            data.write_all(&out.data).map_err(out_err)?;
+            let out = encode_chunk(&encoder, &layout, &buf[..n], pool);
             let mut rj = Vec::new();
             for r in &out.rejects {
                 rj.extend_from_slice(r.line.to_string().as_bytes());
@@ -390,7 +430,6 @@ pub fn tokenise_stream<R: Read + Send, W: Write, X: Write>(
                 write_csv_field(&mut rj, r.reason.as_bytes());
                 rj.push(b'\n');
             }
-            rejects.write_all(&rj).map_err(out_err)?;
             counts.read += n as u64;
             counts.written += out.written;
             counts.rejected += out.rejects.len() as u64;
@@ -404,6 +443,9 @@ pub fn tokenise_stream<R: Read + Send, W: Write, X: Write>(
                     first_rejects.push(r);
                 }
             }
+            if wtx.send((out.data, rj)).is_err() {
+                break; // the writer failed; its error is reported below
+            }
             let _ = pool_tx.send(buf);
             if let Some(p) = opts.progress {
                 p(Progress {
@@ -413,7 +455,12 @@ pub fn tokenise_stream<R: Read + Send, W: Write, X: Write>(
                 });
             }
         }
-        Ok(())
+        drop(wtx);
+        writer.join().expect("writer thread")?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     });
     result?;
     for (f, sc) in schema.fields.iter().zip(&status_counts) {

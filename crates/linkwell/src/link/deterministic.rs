@@ -154,9 +154,10 @@ pub fn default_rules(left: &Manifest, right: &Manifest) -> Vec<Rule> {
                 same("given_name_canonical"),
                 same("family_name_token"),
                 same("date_of_birth_token"),
+                same("sex_token"),
                 same("postcode_sector"),
             ],
-            reason: Some("A nickname or variant forename (Bill for William), otherwise agreeing.".into()),
+            reason: Some("A nickname or variant forename (Bill for William), otherwise agreeing; sex must agree too, since a few nicknames (Alex, Sam) are shared by men's and women's names.".into()),
         },
         Rule {
             name: "dob_day_month_swapped".into(),

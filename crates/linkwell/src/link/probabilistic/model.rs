@@ -285,10 +285,12 @@ impl ModelSpec {
                 }
                 match (&l.dice, l.at_least) {
                     (Some(_), Some(t)) if (0.0..=1.0).contains(&t) => {}
-                    (Some(_), _) => return Err(format!(
+                    (Some(_), _) => {
+                        return Err(format!(
                         "level {:?} of comparison {:?}: `dice` needs `at_least` between 0 and 1",
                         l.name, c.name
-                    )),
+                    ))
+                    }
                     (None, Some(_)) => {
                         return Err(format!(
                             "level {:?} of comparison {:?}: `at_least` without `dice`",
