@@ -434,7 +434,7 @@ def main() -> int:
         f, p, r, n = res[:4]
         rows.append([tool, thr, f"{f:.4f}", f"{p:.4f}", f"{r:.4f}", f"{n:,}",
                      f"{m.wall_s:.1f}", common.cpu(m), common.mib(m.peak_rss), common.mib(m.peak_tree_rss),
-                     m.load_before])
+                     m.busy_before_pct])
 
     py = common.python_cmd() + [Path(__file__).resolve()]
     if "splink" in tools:
@@ -481,7 +481,7 @@ def main() -> int:
           f"{truth.nhs_records:,} x {truth.dwp_records:,} records, {truth.true_pairs:,} true pairs")
     print()
     print(common.md_table(["tool", "threshold", "F1", "precision", "recall", "pairs kept", "wall s",
-                           "CPU s", "peak RSS", "peak tree RSS", "load avg at start"], rows))
+                           "CPU s", "peak RSS", "peak tree RSS", "CPU busy % before start"], rows))
     print()
     for n in notes:
         print(f"- {n}")

@@ -116,7 +116,7 @@ class Measurement:
     stdout: str
     stderr: str
     cpu_s: float | None = None  # user + system CPU seconds (from /usr/bin/time -v)
-    load_before: float | None = None  # 1-minute load average when it started
+    busy_before_pct: float | None = None  # % of all CPUs busy in the second before it started
 
     @property
     def ok(self) -> bool:
@@ -154,13 +154,27 @@ def _parse_gnu_time(text: str) -> tuple[int | None, float | None]:
     return (int(m.group(1)) * 1024 if m else None), cpu
 
 
-def load_average() -> float | None:
-    """The 1-minute load average: other work on this shared machine slows
-    every tool, a multi-threaded one more than a single-threaded one."""
+def _cpu_times() -> tuple[int, int] | None:
     try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
+        with open("/proc/stat", encoding="ascii") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
         return None
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v), idle
+
+
+def busy_before(window: float = 1.0) -> float | None:
+    """Share of all CPUs busy (0-100) over ``window`` seconds just before a
+    tool starts: other work on this shared machine slows every tool, a
+    multi-threaded one more than a single-threaded one. Unlike the load
+    average it does not carry over the previous tool's run."""
+    a = _cpu_times()
+    time.sleep(window)
+    b = _cpu_times()
+    if a is None or b is None or b[0] == a[0]:
+        return None
+    return round(100.0 * (1 - (b[1] - a[1]) / (b[0] - a[0])), 1)
 
 
 def measure(
@@ -196,7 +210,7 @@ def measure(
         method = "psutil polling"
 
     peak_tree = [0]
-    load = load_average()
+    load = busy_before()
     start = time.perf_counter()
     proc = subprocess.Popen(
         full,

@@ -229,20 +229,23 @@ def main() -> int:
     print()
     table = [
         [name, f"{a.rows:,}", f"{m.wall_s:.2f}", common.fmt_rate(a.rows, m.wall_s), common.cpu(m),
-         common.mib(m.peak_rss), common.mib(m.peak_tree_rss), m.load_before]
+         common.mib(m.peak_rss), common.mib(m.peak_tree_rss), m.busy_before_pct]
         for name, m in rows
     ]
     if extra is not None:
         n = a.linkwell_extra_rows
         table.append(["linkwell tokenise, default schema (alone)", f"{n:,}", f"{extra.wall_s:.2f}",
                       common.fmt_rate(n, extra.wall_s), common.cpu(extra), common.mib(extra.peak_rss),
-                      common.mib(extra.peak_tree_rss), extra.load_before])
+                      common.mib(extra.peak_tree_rss), extra.busy_before_pct])
     print(common.md_table(["tool", "rows", "wall s", "rows/s", "CPU s (user+sys)", "peak RSS",
-                           "peak tree RSS", "load avg at start"], table))
+                           "peak tree RSS", "CPU busy % before start"], table))
     ratio = mc.wall_s / ml.wall_s
     print()
     print(f"speed-up: linkwell is {ratio:.1f}x faster than clkhash on the same {a.rows:,} rows "
           f"(target >= 50x: {'MET' if ratio >= 50 else 'NOT MET'})")
+    if ml.cpu_s and mc.cpu_s:
+        print(f"CPU time ratio (clkhash CPU s / linkwell CPU s): {mc.cpu_s / ml.cpu_s:.1f}x "
+              "(both use both cores: clkhash one process per core, linkwell two threads)")
     rate = a.rows / ml.wall_s
     print(f"linkwell throughput: {rate:,.0f} rows/s at {a.rows:,} rows"
           + (f", {a.linkwell_extra_rows / extra.wall_s:,.0f} rows/s at {a.linkwell_extra_rows:,} rows"

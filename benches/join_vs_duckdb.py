@@ -149,7 +149,7 @@ def main() -> int:
     print(f"duckdb: {md.wall_s:.2f}s, {n_duck:,} pairs (expected {expected:,})", file=sys.stderr)
 
     rows = [["DuckDB inner join (read CSV, join, write CSV)", f"{n_duck:,}", f"{md.wall_s:.2f}", common.cpu(md),
-             common.mib(md.peak_rss), common.mib(md.peak_tree_rss), md.load_before]]
+             common.mib(md.peak_rss), common.mib(md.peak_tree_rss), md.busy_before_pct]]
     out_lw = work / f"linkwell-{tag}.csv"
     ml = run_linkwell(enc_l, enc_r, out_lw, binary=lw, workdir=work)
     lw_note = None
@@ -164,14 +164,14 @@ def main() -> int:
                    f"(linkwell {len(lw_pairs):,}, DuckDB {len(duck_pairs):,}, "
                    f"only linkwell {len(lw_pairs - duck_pairs):,}, only DuckDB {len(duck_pairs - lw_pairs):,})")
         rows.append(["linkwell link --method deterministic", f"{len(lw_pairs):,}", f"{ml.wall_s:.2f}",
-                     common.cpu(ml), common.mib(ml.peak_rss), common.mib(ml.peak_tree_rss), ml.load_before])
+                     common.cpu(ml), common.mib(ml.peak_rss), common.mib(ml.peak_tree_rss), ml.busy_before_pct])
 
     print()
     print(f"### deterministic join on nhs_number_token: {a.left:,} x {a.right:,} encoded rows "
           f"(overlap {a.overlap:g}; expected {expected:,} pairs)")
     print()
     print(common.md_table(["tool", "pairs", "wall s", "CPU s (user+sys)", "peak RSS", "peak tree RSS",
-                           "load avg at start"], rows))
+                           "CPU busy % before start"], rows))
     print()
     print(f"pairs check: DuckDB found {n_duck:,}, generator expected {expected:,}: "
           f"{'OK' if n_duck == expected else 'MISMATCH'}")
