@@ -16,7 +16,9 @@ demographics-only linkage). Truth: a pair (NHS record, DWP record) is true
 when truth.csv gives both the same person_id. NHS <-> DWP is one-to-many (a
 person has several claims; a few records are duplicated), so every tool is
 scored on pairs: precision = true predicted pairs / predicted pairs, recall
-= true predicted pairs / all true pairs.
+= true predicted pairs / all true pairs. truth.csv's dataset column may say
+nhs_patients / dwp_claims (as the issue specifies) or nhs / dwp (as the
+linkwell-synth work in progress writes); both are understood.
 
 Each tool runs as a child process (this script with --worker), timed and
 memory-measured by common.measure; scoring happens afterwards, untimed.
