@@ -71,6 +71,7 @@ impl Normalised {
             (Normalised::Text(s), Encoding::Phonetic) => name::phonetic(s).map(Cow::Owned),
             (Normalised::Text(s), Encoding::Canonical) => Some(name::canonical(s)),
             (Normalised::Text(s), Encoding::Initial) => name::initial(s).map(Cow::Borrowed),
+            (Normalised::Sex(s), Encoding::Code) => Some(Cow::Borrowed(s)),
             _ => None,
         }
     }
@@ -121,6 +122,30 @@ pub fn normalise(
         },
         Kind::Postcode => postcode::normalise(raw).map(Normalised::Postcode).ok_or(2),
     }
+}
+
+/// Age bands used by the `age_band` encoding.
+pub const AGE_BANDS: &[(u16, &str)] = &[
+    (0, "0-15"),
+    (16, "16-24"),
+    (25, "25-34"),
+    (35, "35-44"),
+    (45, "45-54"),
+    (55, "55-64"),
+    (65, "65+"),
+];
+
+/// The age band of someone born on `dob` at `today`.
+pub fn age_band(dob: Date, today: Date) -> &'static str {
+    let mut age = today.year.saturating_sub(dob.year);
+    if (today.month, today.day) < (dob.month, dob.day) {
+        age = age.saturating_sub(1);
+    }
+    AGE_BANDS
+        .iter()
+        .rev()
+        .find(|(from, _)| age >= *from)
+        .map_or("0-15", |(_, b)| b)
 }
 
 fn non_empty(s: String) -> Result<Normalised, Status> {
@@ -324,6 +349,16 @@ impl Encoder {
                     let b = fe.bloom.as_ref().expect("bloom key");
                     let f = b.encode(&n.as_value(), salt);
                     out.extend_from_slice(crate::bloom::to_base64(&f).as_bytes());
+                }
+                Encoding::AgeBand => {
+                    if let Normalised::Date(d) = n {
+                        out.extend_from_slice(age_band(*d, self.today).as_bytes());
+                    }
+                }
+                Encoding::Code => {
+                    if let Normalised::Sex(s) = n {
+                        out.extend_from_slice(s.as_bytes());
+                    }
                 }
                 Encoding::Parts => {
                     if let Normalised::Text(s) = n {
@@ -560,6 +595,17 @@ mod tests {
         );
         let c = enc.encode_record(&["3", "", "", "", "1980-03-25", "", ""]);
         assert_eq!(cell(&enc, &c, "date_of_birth_day_month_swapped"), "");
+    }
+
+    #[test]
+    fn age_bands() {
+        let today = Date::new(2026, 6, 15).unwrap();
+        let d = |y, m, dd| Date::new(y, m, dd).unwrap();
+        assert_eq!(age_band(d(2010, 1, 1), today), "16-24");
+        assert_eq!(age_band(d(2010, 6, 16), today), "0-15");
+        assert_eq!(age_band(d(2001, 6, 15), today), "25-34");
+        assert_eq!(age_band(d(1961, 6, 16), today), "55-64");
+        assert_eq!(age_band(d(1961, 6, 15), today), "65+");
     }
 
     #[test]

@@ -162,12 +162,15 @@ impl Manifest {
         }];
         for f in &schema.fields {
             for &e in &f.encodings {
+                // Clear derived attributes are payload: the TRE may report
+                // on them, never compare them as tokens.
+                let clear = e.is_clear();
                 v.push(ColumnInfo {
                     name: f.column_of(e),
-                    role: "encoding".into(),
+                    role: if clear { "payload" } else { "encoding" }.into(),
                     field: Some(f.column.clone()),
                     encoding: Some(e.name().into()),
-                    domain: Some(f.domain_of(e)),
+                    domain: (!clear).then(|| f.domain_of(e)),
                 });
             }
             v.push(ColumnInfo {

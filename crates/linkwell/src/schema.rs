@@ -92,6 +92,13 @@ pub enum Encoding {
     Parts,
     /// Keyed Bloom filter of q-grams, base64.
     Bloom,
+    /// Date: the age band at the reference date (`16-24`, `25-34`, ...,
+    /// `65+`), **in clear**: a coarse attribute for reporting linkage
+    /// rates by subgroup. Never a default; name it deliberately.
+    AgeBand,
+    /// Sex: the normalised code (`1`, `2`) **in clear**, for subgroup
+    /// reporting. Never a default.
+    Code,
 }
 
 impl Encoding {
@@ -111,7 +118,15 @@ impl Encoding {
             Encoding::Initial => "initial",
             Encoding::Parts => "parts",
             Encoding::Bloom => "bloom",
+            Encoding::AgeBand => "age_band",
+            Encoding::Code => "code",
         }
+    }
+
+    /// Whether the encoding is written in clear (a derived attribute for
+    /// reporting, not a token).
+    pub fn is_clear(self) -> bool {
+        matches!(self, Encoding::AgeBand | Encoding::Code)
     }
 
     /// Whether tokens of this encoding live in the field's own domain (so
@@ -137,8 +152,8 @@ impl Kind {
         match self {
             Kind::NhsNumber => &[Token],
             Kind::Name => &[Token, Canonical, Phonetic, Initial, Parts, Bloom],
-            Kind::Date => &[Token, Year, Month, Day, DayMonthSwapped],
-            Kind::Sex => &[Token],
+            Kind::Date => &[Token, Year, Month, Day, DayMonthSwapped, AgeBand],
+            Kind::Sex => &[Token, Code],
             Kind::Postcode => &[Token, Sector, District, Area, Bloom],
             Kind::Text => &[Token, Bloom],
             Kind::Identifier => &[Token, Bloom],
