@@ -29,14 +29,22 @@ pub fn encode(bytes: &[u8]) -> String {
     String::from_utf8(out).expect("hex is ASCII")
 }
 
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// The value of each byte as a hex digit, or 0xff.
+static NIBBLES: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Why text is not hex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -60,10 +68,21 @@ pub fn decode_into(text: &[u8], out: &mut [u8]) -> Result<(), HexError> {
     if text.len() % 2 != 0 || out.len() * 2 != text.len() {
         return Err(HexError::OddLength);
     }
-    for (i, (o, pair)) in out.iter_mut().zip(text.chunks_exact(2)).enumerate() {
-        let hi = nibble(pair[0]).ok_or(HexError::InvalidDigit(2 * i))?;
-        let lo = nibble(pair[1]).ok_or(HexError::InvalidDigit(2 * i + 1))?;
-        *o = (hi << 4) | lo;
+    // Branch-free over the whole input; the error position is found only
+    // when something was invalid.
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        let hi = NIBBLES[usize::from(pair[0])];
+        let lo = NIBBLES[usize::from(pair[1])];
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0xf);
+    }
+    if bad & 0xf0 != 0 {
+        let at = text
+            .iter()
+            .position(|&c| NIBBLES[usize::from(c)] == 0xff)
+            .unwrap_or(0);
+        return Err(HexError::InvalidDigit(at));
     }
     Ok(())
 }

@@ -61,28 +61,88 @@ impl Hasher for PrefixHasher {
 
 type PrefixMap<K> = HashMap<K, u32, BuildHasherDefault<PrefixHasher>>;
 
-/// One domain's token dictionary.
-#[derive(Default)]
+/// Shards of a token dictionary: tokens are spread over them by their last
+/// byte (the hash uses the first eight), and a batch is interned with one
+/// thread per shard.
+const SHARDS: usize = 64;
+
+/// One domain's token dictionary. A token's id is `local * 64 + shard`:
+/// ids are small and stable (they depend only on the order tokens are first
+/// seen, never on threads), though not dense.
 pub struct TokenDict {
-    map: PrefixMap<[u8; 32]>,
+    shards: Vec<PrefixMap<[u8; 32]>>,
+}
+
+impl Default for TokenDict {
+    fn default() -> Self {
+        TokenDict {
+            shards: (0..SHARDS).map(|_| PrefixMap::default()).collect(),
+        }
+    }
+}
+
+#[inline]
+fn shard_of(t: &[u8; 32]) -> usize {
+    usize::from(t[31]) % SHARDS
 }
 
 impl TokenDict {
     /// The id of `token`, assigned on first sight.
     #[inline]
     pub fn intern(&mut self, token: &[u8; 32]) -> u32 {
-        let next = self.map.len() as u32;
-        *self.map.entry(*token).or_insert(next)
+        let s = shard_of(token);
+        let map = &mut self.shards[s];
+        let next = map.len() as u32;
+        let local = *map.entry(*token).or_insert(next);
+        local * SHARDS as u32 + s as u32
+    }
+
+    /// Interns a batch in parallel, in order: `None` becomes [`NONE`].
+    pub fn intern_batch(&mut self, tokens: &[Option<[u8; 32]>]) -> Vec<u32> {
+        let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
+        for (i, t) in tokens.iter().enumerate() {
+            if let Some(t) = t {
+                buckets[shard_of(t)].push(i as u32);
+            }
+        }
+        let locals: Vec<Vec<u32>> = self
+            .shards
+            .par_iter_mut()
+            .zip(buckets.par_iter())
+            .map(|(map, idx)| {
+                idx.iter()
+                    .map(|&i| {
+                        let t = tokens[i as usize].as_ref().expect("bucketed");
+                        let next = map.len() as u32;
+                        *map.entry(*t).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut out = vec![NONE; tokens.len()];
+        for (s, (idx, loc)) in buckets.iter().zip(&locals).enumerate() {
+            for (&i, &l) in idx.iter().zip(loc) {
+                out[i as usize] = l * SHARDS as u32 + s as u32;
+            }
+        }
+        out
+    }
+
+    /// Makes room for `n` more distinct tokens.
+    pub fn reserve(&mut self, n: usize) {
+        for m in &mut self.shards {
+            m.reserve(n / SHARDS + 1);
+        }
     }
 
     /// Number of distinct tokens.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.shards.iter().map(|m| m.len()).sum()
     }
 
     /// Whether empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 }
 
@@ -290,18 +350,53 @@ impl Dataset {
     }
 }
 
-/// Hashes what is read through it.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    bytes: u64,
+/// Reads a file and hashes what is read on another thread, so that
+/// SHA-256 of a large file costs no time on the parsing thread.
+struct TeeReader {
+    file: File,
+    tx: Option<mpsc::SyncSender<Vec<u8>>>,
+    hasher: Option<std::thread::JoinHandle<([u8; 32], u64)>>,
 }
 
-impl<R: Read> Read for HashingReader<R> {
+impl TeeReader {
+    fn new(file: File) -> TeeReader {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
+        let hasher = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            let mut bytes = 0u64;
+            for block in rx {
+                h.update(&block);
+                bytes += block.len() as u64;
+            }
+            (h.finalize().into(), bytes)
+        });
+        TeeReader {
+            file,
+            tx: Some(tx),
+            hasher: Some(hasher),
+        }
+    }
+
+    /// The SHA-256 and length of everything read.
+    fn finish(mut self) -> ([u8; 32], u64) {
+        drop(self.tx.take());
+        self.hasher
+            .take()
+            .expect("not finished")
+            .join()
+            .expect("hasher thread")
+    }
+}
+
+impl Read for TeeReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
+        let n = self.file.read(buf)?;
+        if n > 0 {
+            if let Some(tx) = &self.tx {
+                // The hasher only stops when we drop the sender.
+                let _ = tx.send(buf[..n].to_vec());
+            }
+        }
         Ok(n)
     }
 }
@@ -342,11 +437,7 @@ pub fn load(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Dataset, LinkError> {
     let file = File::open(path).map_err(|e| IoError::new("cannot read", path, e))?;
-    let hashing = HashingReader {
-        inner: file,
-        hasher: Sha256::new(),
-        bytes: 0,
-    };
+    let hashing = TeeReader::new(file);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -446,11 +537,32 @@ pub fn load(
             }
         })
         .collect();
+    // Domains of identifiers, whose values are (nearly) all distinct: their
+    // dictionaries are sized up front. Others (names, dates) stay small.
+    let unique: Vec<String> = manifest
+        .schema
+        .fields
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                crate::schema::Kind::NhsNumber | crate::schema::Kind::Identifier
+            )
+        })
+        .map(|f| f.domain.clone())
+        .collect();
+    let d_name = |d: &Option<String>| d.clone().unwrap_or_default();
     for (_, _, how, domain) in &plan {
         let d = domain.clone().unwrap_or_default();
         match how {
             Load::Token | Load::TokenSet => {
-                dicts.tokens.entry(d).or_default();
+                // Size for the worst case of every value distinct, so that
+                // a large dictionary never rehashes (each rehash faults in
+                // and zeroes a new, larger table).
+                let dict = dicts.tokens.entry(d).or_default();
+                if unique.contains(&d_name(domain)) {
+                    dict.reserve(expected_rows);
+                }
             }
             Load::Bloom(w) => {
                 dicts.blooms.entry(d).or_insert_with(|| BloomDict::new(*w));
@@ -486,8 +598,7 @@ pub fn load(
                 }
                 if done {
                     drop(tx);
-                    let inner = rdr.into_inner().into_inner();
-                    return Ok((inner.hasher.finalize().into(), inner.bytes));
+                    return Ok(rdr.into_inner().into_inner().finish());
                 }
             }
         });
@@ -500,9 +611,16 @@ pub fn load(
             let recs = &buf[..n];
             // Decode in parallel: per column, per record, the token bytes or
             // filter words (or nothing).
+            // Decode in parallel over columns and over slices of records.
             let decoded: Result<Vec<Decoded>, LinkError> = plan
-                .par_iter()
-                .map(|(ci, name, how, _)| decode_column(recs, *ci, name, *how, width, &bad))
+                .iter()
+                .map(|(ci, name, how, _)| {
+                    let parts: Result<Vec<Decoded>, LinkError> = recs
+                        .par_chunks(4096)
+                        .map(|part| decode_column(part, *ci, name, *how, width, &bad))
+                        .collect();
+                    parts.map(Decoded::concat)
+                })
                 .collect();
             let decoded = match decoded {
                 Ok(d) => d,
@@ -576,6 +694,26 @@ enum Decoded {
     TokenSets(Vec<Vec<[u8; 32]>>),
     Blooms(Vec<Option<Vec<u64>>>),
     Text(Vec<Vec<u8>>),
+}
+
+impl Decoded {
+    /// Joins the decoded slices of one column, in order.
+    fn concat(parts: Vec<Decoded>) -> Decoded {
+        let mut it = parts.into_iter();
+        let Some(mut first) = it.next() else {
+            return Decoded::Text(Vec::new());
+        };
+        for p in it {
+            match (&mut first, p) {
+                (Decoded::Tokens(a), Decoded::Tokens(b)) => a.extend(b),
+                (Decoded::TokenSets(a), Decoded::TokenSets(b)) => a.extend(b),
+                (Decoded::Blooms(a), Decoded::Blooms(b)) => a.extend(b),
+                (Decoded::Text(a), Decoded::Text(b)) => a.extend(b),
+                _ => unreachable!("one column decodes to one kind"),
+            }
+        }
+        first
+    }
 }
 
 fn decode_column(
@@ -677,10 +815,7 @@ fn intern_into(col: &mut Column, dec: Decoded, domain: &str, dicts: &mut Diction
     match (col, dec) {
         (Column::Token { ids, .. }, Decoded::Tokens(v)) => {
             let dict = dicts.tokens.get_mut(domain).expect("dictionary");
-            ids.extend(
-                v.iter()
-                    .map(|t| t.as_ref().map_or(NONE, |t| dict.intern(t))),
-            );
+            ids.extend(dict.intern_batch(&v));
         }
         (Column::TokenSet { ends, ids, .. }, Decoded::TokenSets(v)) => {
             let dict = dicts.tokens.get_mut(domain).expect("dictionary");

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::data::Dataset;
 #[cfg(test)]
 use super::data::NONE;
-use super::keys::{self, Group, KeyColumns};
+use super::keys::{self, KeyColumns};
 use super::{check_comparable, Cardinality, KeyPart, LinkError};
 use crate::manifest::Manifest;
 
@@ -374,18 +374,15 @@ pub fn run(
             ..RuleStats::default()
         };
         let mut group_no = 0u32;
-        for Group {
-            left: ls,
-            right: rs,
-        } in groups
-        {
+        for g in groups.iter() {
+            let (ls, rs) = (g.left, g.right);
             let ambiguous = match cardinality {
                 Cardinality::OneToOne => ls.len() > 1 || rs.len() > 1,
                 Cardinality::OneToMany => ls.len() > 1,
                 Cardinality::ManyToMany => (ls.len() as u64) * (rs.len() as u64) > max_group,
             };
             if ambiguous {
-                for &l in &ls {
+                for &l in ls {
                     out.ambiguous.push(Ambiguous {
                         rule: ri as u16,
                         group: group_no,
@@ -393,7 +390,7 @@ pub fn run(
                         record: l,
                     });
                 }
-                for &r in &rs {
+                for &r in rs {
                     out.ambiguous.push(Ambiguous {
                         rule: ri as u16,
                         group: group_no,
@@ -406,8 +403,8 @@ pub fn run(
                 group_no += 1;
                 continue;
             }
-            for &l in &ls {
-                for &r in &rs {
+            for &l in ls {
+                for &r in rs {
                     if cardinality == Cardinality::ManyToMany && !pairs_seen.insert((l, r)) {
                         continue;
                     }

@@ -65,18 +65,88 @@ impl KeyColumns<'_> {
 }
 
 /// A group of records sharing a key value: at least one on each side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Group<'g> {
     /// Left record indices, ascending.
-    pub left: Vec<u32>,
+    pub left: &'g [u32],
     /// Right record indices, ascending.
-    pub right: Vec<u32>,
+    pub right: &'g [u32],
 }
 
-impl Group {
+impl Group<'_> {
     /// Number of pairs in the group.
     pub fn pairs(&self) -> u64 {
         self.left.len() as u64 * self.right.len() as u64
+    }
+}
+
+/// Groups stored end to end (no allocation per group).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Groups {
+    left: Vec<u32>,
+    right: Vec<u32>,
+    /// (end in `left`, end in `right`) of each group.
+    ends: Vec<(u32, u32)>,
+}
+
+impl Groups {
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Group `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> Group<'_> {
+        let (ls, rs) = if i == 0 { (0, 0) } else { self.ends[i - 1] };
+        let (le, re) = self.ends[i];
+        Group {
+            left: &self.left[ls as usize..le as usize],
+            right: &self.right[rs as usize..re as usize],
+        }
+    }
+
+    /// The groups in order.
+    pub fn iter(&self) -> impl Iterator<Item = Group<'_>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The groups in order, in parallel.
+    pub fn par_iter(&self) -> impl IndexedParallelIterator<Item = Group<'_>> + '_ {
+        (0..self.len()).into_par_iter().map(|i| self.get(i))
+    }
+
+    fn push(&mut self, members: impl Iterator<Item = u32>) {
+        let (l0, r0) = (self.left.len(), self.right.len());
+        for m in members {
+            if m & RIGHT_BIT == 0 {
+                self.left.push(m);
+            } else {
+                self.right.push(m & !RIGHT_BIT);
+            }
+        }
+        self.left[l0..].sort_unstable();
+        self.right[r0..].sort_unstable();
+        if self.left.len() == l0 || self.right.len() == r0 {
+            self.left.truncate(l0);
+            self.right.truncate(r0);
+            return;
+        }
+        self.ends
+            .push((self.left.len() as u32, self.right.len() as u32));
+    }
+
+    fn append(&mut self, other: Groups) {
+        let (lb, rb) = (self.left.len() as u32, self.right.len() as u32);
+        self.left.extend(other.left);
+        self.right.extend(other.right);
+        self.ends
+            .extend(other.ends.into_iter().map(|(l, r)| (l + lb, r + rb)));
     }
 }
 
@@ -98,7 +168,7 @@ pub fn groups(
     n_right: usize,
     left_ok: &(dyn Fn(usize) -> bool + Sync),
     right_ok: &(dyn Fn(usize) -> bool + Sync),
-) -> (Vec<Group>, Eligible) {
+) -> (Groups, Eligible) {
     assert!(n_left < RIGHT_BIT as usize && n_right < RIGHT_BIT as usize);
     let mut entries: Vec<(u64, u32)> = (0..n_left as u32)
         .into_par_iter()
@@ -133,35 +203,31 @@ pub fn groups(
         }
     }
     let single = key.left.len() == 1;
-    let split = |members: &mut dyn Iterator<Item = u32>| -> Group {
-        let (mut l, mut r) = (Vec::new(), Vec::new());
-        for m in members {
-            if m & RIGHT_BIT == 0 {
-                l.push(m);
-            } else {
-                r.push(m & !RIGHT_BIT);
+    let parts: Vec<Groups> = runs
+        .par_chunks(4096)
+        .map(|chunk| {
+            let mut g = Groups::default();
+            for &(s, e) in chunk {
+                let run = &entries[s..e];
+                if single {
+                    g.push(run.iter().map(|x| x.1));
+                    continue;
+                }
+                // Verify the full key: split a run whose keys differ (a
+                // 64-bit hash collision).
+                let mut members: Vec<(Vec<u32>, u32)> =
+                    run.iter().map(|x| (key.key_of(x.1), x.1)).collect();
+                members.sort_unstable();
+                for grp in members.chunk_by(|a, b| a.0 == b.0) {
+                    g.push(grp.iter().map(|m| m.1));
+                }
             }
-        }
-        l.sort_unstable();
-        r.sort_unstable();
-        Group { left: l, right: r }
-    };
-    let groups = runs
-        .par_iter()
-        .flat_map_iter(|&(s, e)| {
-            let run = &entries[s..e];
-            if single {
-                return vec![split(&mut run.iter().map(|x| x.1))];
-            }
-            let mut members: Vec<(Vec<u32>, u32)> =
-                run.iter().map(|x| (key.key_of(x.1), x.1)).collect();
-            members.sort_unstable();
-            members
-                .chunk_by(|a, b| a.0 == b.0)
-                .map(|g| split(&mut g.iter().map(|m| m.1)))
-                .filter(|g| !g.left.is_empty() && !g.right.is_empty())
-                .collect()
+            g
         })
         .collect();
-    (groups, eligible)
+    let mut all = Groups::default();
+    for p in parts {
+        all.append(p);
+    }
+    (all, eligible)
 }

@@ -46,8 +46,9 @@ pub struct LinkRow {
     pub right: u32,
     /// How it was made.
     pub method: Method,
-    /// The rule's name (deterministic) or the model's (probabilistic).
-    pub rule: String,
+    /// Index of the rule's name (deterministic) or the model's
+    /// (probabilistic) in the names passed to the writers.
+    pub rule: u16,
     /// Match weight (log2 Bayes factor), probabilistic links only.
     pub weight: Option<f64>,
     /// Match probability, probabilistic links only.
@@ -230,13 +231,13 @@ pub fn write_links(
                     match format {
                         LinkFormat::Deterministic => {
                             b.push(b',');
-                            b.extend_from_slice(r.rule.as_bytes());
+                            b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
                         }
                         LinkFormat::Scored { .. } => {
                             b.push(b',');
                             b.extend_from_slice(r.method.name().as_bytes());
                             b.push(b',');
-                            b.extend_from_slice(r.rule.as_bytes());
+                            b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
                             b.push(b',');
                             b.extend_from_slice(fmt_f64(r.weight).as_bytes());
                             b.push(b',');
@@ -324,6 +325,7 @@ fn payload_of(d: &Dataset) -> Result<Vec<(String, &super::data::StrColumn)>, Lin
 pub fn write_extract(
     path: &Path,
     rows: &[LinkRow],
+    rule_names: &[String],
     left: &Dataset,
     right: &Dataset,
     opts: &ExtractOptions<'_>,
@@ -379,7 +381,7 @@ pub fn write_extract(
             b.push(b',');
             b.extend_from_slice(r.method.name().as_bytes());
             b.push(b',');
-            b.extend_from_slice(r.rule.as_bytes());
+            b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
             b.push(b',');
             b.extend_from_slice(fmt_f64(r.weight).as_bytes());
             b.push(b',');

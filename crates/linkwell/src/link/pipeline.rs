@@ -235,7 +235,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
             left: l.left,
             right: l.right,
             method: Method::Deterministic,
-            rule: rule_names[l.rule as usize].clone(),
+            rule: l.rule,
             weight: None,
             probability: None,
             explain: Vec::new(),
@@ -299,12 +299,12 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
                 explain_columns.push(format!("{}_weight", c.name));
             }
         }
-        let fs_name = "fellegi_sunter".to_string();
+        let fs_rule = rule_names.len() as u16;
         rows.extend(chosen.iter().map(|s| LinkRow {
             left: s.left,
             right: s.right,
             method: Method::Probabilistic,
-            rule: fs_name.clone(),
+            rule: fs_rule,
             weight: Some(s.weight),
             probability: Some(prob::probability(s.weight)),
             explain: if req.explain {
@@ -327,7 +327,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         }
         histogram = Some(scores.histogram);
         trained = Some(model);
-        rule_names.push(fs_name);
+        rule_names.push("fellegi_sunter".into());
     }
     if req.explain {
         for r in &mut rows {
@@ -399,6 +399,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         Some(x) => Some(output::write_extract(
             &x.path,
             &rows,
+            &rule_names,
             &left,
             &right,
             &ExtractOptions {

@@ -33,7 +33,7 @@ use self::model::{
     NULL_LEVEL,
 };
 use super::data::{Dataset, Dictionaries};
-use super::keys::{self, Group, KeyColumns};
+use super::keys::{self, Groups, KeyColumns};
 use super::{check_comparable, Cardinality, KeyPart, LinkError};
 
 /// Smallest m or u probability used in a weight.
@@ -125,7 +125,7 @@ pub struct Prepared<'a> {
     right: &'a Dataset,
     left_ok: Vec<bool>,
     right_ok: Vec<bool>,
-    groups: Vec<Vec<Group>>,
+    groups: Vec<Groups>,
 }
 
 /// Progress messages from training.
@@ -155,7 +155,7 @@ impl<'a> Prepared<'a> {
                 right: b.keys.iter().map(|k| right.tokens(k.right())).collect(),
             })
             .collect();
-        let groups: Vec<Vec<Group>> = blocking
+        let groups: Vec<Groups> = blocking
             .iter()
             .map(|k| {
                 keys::groups(k, left.len(), right.len(), &|i| left_ok[i], &|i| {
@@ -197,7 +197,7 @@ impl<'a> Prepared<'a> {
     pub fn raw_pair_counts(&self) -> Vec<u64> {
         self.groups
             .iter()
-            .map(|g| g.iter().map(Group::pairs).sum())
+            .map(|g| g.iter().map(|x| x.pairs()).sum())
             .collect()
     }
 
@@ -207,8 +207,8 @@ impl<'a> Prepared<'a> {
         let map = self.groups[rule]
             .par_iter()
             .fold(HashMap::<Pattern, u64>::new, |mut acc, g| {
-                for &l in &g.left {
-                    for &r in &g.right {
+                for &l in g.left {
+                    for &r in g.right {
                         let (l, r) = (l as usize, r as usize);
                         if dedupe && blocked_earlier(&self.blocking, rule, l, r) {
                             continue;
@@ -230,7 +230,16 @@ impl<'a> Prepared<'a> {
     }
 
     /// u probabilities from a seeded random sample of pairs of all records.
-    fn estimate_u(&self) -> Vec<Vec<f64>> {
+    ///
+    /// The sample is drawn in blocks: 256 random left records against 256
+    /// random right records, all 65,536 pairs compared. Every pair in a
+    /// block is a uniformly random pair (the blocks' pairs are not
+    /// independent of each other, which only widens the estimate's variance
+    /// a little), and a block's records stay in cache while they are
+    /// compared, which makes sampling millions of pairs cheap. Returns the
+    /// probabilities and the number of pairs sampled.
+    fn estimate_u(&self) -> (Vec<Vec<f64>>, u64) {
+        const SIDE: u64 = 256;
         let n = self.spec.settings.u_sample_pairs;
         let seed = self.spec.settings.seed;
         let (nl, nr) = (self.left.len() as u64, self.right.len() as u64);
@@ -240,21 +249,25 @@ impl<'a> Prepared<'a> {
             .iter()
             .map(|c| c.levels.len() + 1)
             .collect();
-        const CHUNK: u64 = 65_536;
-        let chunks = n.div_ceil(CHUNK);
-        let counts = (0..chunks)
+        let blocks = n.div_ceil(SIDE * SIDE);
+        let counts = (0..blocks)
             .into_par_iter()
-            .map(|ci| {
-                let mut rng = SplitMix(seed ^ ci.wrapping_mul(0xA076_1D64_78BD_642F));
+            .map(|bi| {
+                let mut rng = SplitMix(seed ^ bi.wrapping_mul(0xA076_1D64_78BD_642F));
+                let ls: Vec<usize> = (0..SIDE)
+                    .map(|_| (rng.next() % nl.max(1)) as usize)
+                    .collect();
+                let rs: Vec<usize> = (0..SIDE)
+                    .map(|_| (rng.next() % nr.max(1)) as usize)
+                    .collect();
                 let mut c: Vec<Vec<u64>> = levels.iter().map(|&k| vec![0; k]).collect();
-                let todo = CHUNK.min(n - ci * CHUNK);
-                for _ in 0..todo {
-                    let l = (rng.next() % nl.max(1)) as usize;
-                    let r = (rng.next() % nr.max(1)) as usize;
-                    for (ci, cc) in c.iter_mut().enumerate() {
-                        let lv = self.comparer.level(ci, l, r);
-                        if lv != NULL_LEVEL {
-                            cc[lv as usize] += 1;
+                for (ci, cc) in c.iter_mut().enumerate() {
+                    for &l in &ls {
+                        for &r in &rs {
+                            let lv = self.comparer.level(ci, l, r);
+                            if lv != NULL_LEVEL {
+                                cc[lv as usize] += 1;
+                            }
                         }
                     }
                 }
@@ -271,7 +284,7 @@ impl<'a> Prepared<'a> {
                     a
                 },
             );
-        counts
+        let u = counts
             .into_iter()
             .map(|c| {
                 let total: u64 = c.iter().sum();
@@ -281,7 +294,8 @@ impl<'a> Prepared<'a> {
                 let u: Vec<f64> = c.iter().map(|&x| (x as f64).max(0.5) / denom).collect();
                 normalise(u)
             })
-            .collect()
+            .collect();
+        (u, blocks * SIDE * SIDE)
     }
 
     /// Whether comparison `c` reads any column blocking rule `rule` keys
@@ -305,7 +319,7 @@ impl<'a> Prepared<'a> {
         let spec = self.spec;
         let nc = spec.comparisons.len();
         report("estimating u from random pairs");
-        let u = self.estimate_u();
+        let (u, u_pairs) = self.estimate_u();
         let sessions: Vec<usize> = match &spec.settings.training {
             Some(names) => names
                 .iter()
@@ -383,7 +397,7 @@ impl<'a> Prepared<'a> {
             spec: spec.clone(),
             prior: 0.0,
             comparisons,
-            u_sample_pairs: spec.settings.u_sample_pairs,
+            u_sample_pairs: u_pairs,
             em: log,
             blocking_pairs: Vec::new(),
         };
@@ -434,8 +448,8 @@ impl<'a> Prepared<'a> {
                     .fold(
                         || (Vec::new(), Histogram::default()),
                         |(mut kept, mut hist), g| {
-                            for &l in &g.left {
-                                for &r in &g.right {
+                            for &l in g.left {
+                                for &r in g.right {
                                     let (lu, ru) = (l as usize, r as usize);
                                     if blocked_earlier(&self.blocking, rule, lu, ru) {
                                         continue;
@@ -591,8 +605,8 @@ impl<'c> Weights<'c> {
         }
         let mut w = self.levels[c][level as usize];
         if level == 0 {
-            if let (Some((u_exact, min_u)), Some(t)) = (self.tf[c], &self.comparer.tf[c]) {
-                if let Some(f) = t.freq_of_pair(l, r) {
+            if let Some((u_exact, min_u)) = self.tf[c] {
+                if let Some(f) = self.comparer.tf_freq(c, l, r) {
                     w += (u_exact / f.max(min_u)).log2();
                 }
             }
