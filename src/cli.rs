@@ -28,6 +28,10 @@ pub enum Command {
     /// Train a probabilistic model on two encoded files and save it as
     /// JSON for `link --model`.
     Train(TrainArgs),
+    /// The whole story on built-in synthetic data: generate NHS, ONS and
+    /// DWP files, tokenise each as its owner would, link them in the TRE,
+    /// evaluate against the truth and write the reports.
+    Demo(DemoArgs),
     /// Generate a synthetic population: NHS, ONS and DWP files with
     /// realistic errors, and the ground truth.
     Synth(SynthArgs),
@@ -207,4 +211,17 @@ pub struct SynthArgs {
     /// TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// People in the synthetic population.
+    #[arg(long, default_value_t = 100_000)]
+    pub people: u64,
+    /// Seed for the synthetic population.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output directory (its previous demo files are replaced).
+    #[arg(long, value_name = "DIR", default_value = "demo-out")]
+    pub out: PathBuf,
 }

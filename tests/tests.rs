@@ -4,6 +4,7 @@
 
 mod util;
 
+mod accuracy;
 mod keys;
 mod link;
 mod synth;

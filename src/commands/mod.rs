@@ -2,6 +2,7 @@
 
 use crate::cli::{Cli, Command};
 
+mod demo;
 mod keys;
 mod link;
 mod synth;
@@ -14,6 +15,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokenise(a) => tokenise::run(&a),
         Command::Link(a) => link::run(&a),
         Command::Train(a) => link::train(&a),
+        Command::Demo(a) => demo::run(&a),
         Command::Synth(a) => synth::run(&a),
     }
 }

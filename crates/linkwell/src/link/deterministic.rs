@@ -309,8 +309,9 @@ pub fn check_rules(
 ) -> Result<(), LinkError> {
     for r in rules {
         for k in &r.keys {
+            let context = format!("rule {:?}", r.name);
             check_comparable(
-                &format!("rule {:?}", r.name),
+                &context,
                 left_path,
                 left,
                 k.left(),
@@ -318,6 +319,7 @@ pub fn check_rules(
                 right,
                 k.right(),
             )?;
+            super::check_exact_key(&context, left, right, k)?;
         }
     }
     Ok(())

@@ -220,6 +220,33 @@ pub fn check_compatible(
     Ok(())
 }
 
+/// Checks that a key part can be matched exactly: a token column, not a
+/// Bloom filter (which is compared by Dice, never by equality).
+///
+/// # Errors
+/// [`LinkError::Incomparable`].
+pub fn check_exact_key(
+    context: &str,
+    left: &Manifest,
+    right: &Manifest,
+    k: &KeyPart,
+) -> Result<(), LinkError> {
+    let is_bloom = |m: &Manifest, c: &str| {
+        m.columns
+            .iter()
+            .any(|x| x.name == c && x.encoding.as_deref() == Some("bloom"))
+    };
+    if is_bloom(left, k.left()) || is_bloom(right, k.right()) {
+        return Err(LinkError::Incomparable {
+            context: context.to_string(),
+            left: k.left().into(),
+            right: k.right().into(),
+            reason: "a Bloom filter is compared by its Dice coefficient, never matched exactly; use a token column here".into(),
+        });
+    }
+    Ok(())
+}
+
 /// The manifest's entry for an encoded column.
 ///
 /// # Errors

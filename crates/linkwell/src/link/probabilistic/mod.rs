@@ -76,8 +76,9 @@ pub fn check_model(
     }
     for b in &spec.blocking {
         for k in &b.keys {
+            let context = format!("blocking rule {:?}", b.name);
             check_comparable(
-                &format!("blocking rule {:?}", b.name),
+                &context,
                 left_path,
                 left,
                 k.left(),
@@ -85,6 +86,25 @@ pub fn check_model(
                 right,
                 k.right(),
             )?;
+            crate::link::check_exact_key(&context, left, right, k)?;
+        }
+    }
+    for c in &spec.comparisons {
+        for l in &c.levels {
+            for k in &l.equal {
+                crate::link::check_exact_key(&format!("comparison {:?}", c.name), left, right, k)?;
+            }
+            if let Some(k) = &l.dice {
+                let info = crate::link::encoded_column(left, left_path, k.left())?;
+                if info.encoding.as_deref() != Some("bloom") {
+                    return Err(LinkError::Incomparable {
+                        context: format!("comparison {:?}", c.name),
+                        left: k.left().into(),
+                        right: k.right().into(),
+                        reason: "`dice` needs Bloom-filter columns (encoding bloom)".into(),
+                    });
+                }
+            }
         }
     }
     Ok(())
