@@ -42,3 +42,13 @@ pub fn counter_bar(message: &str) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(150));
     bar
 }
+
+/// Prints a line about a long step: above the bar on a terminal, as a
+/// plain line otherwise, so that logs keep it.
+pub fn note(bar: &ProgressBar, message: &str) {
+    if bar.is_hidden() {
+        eprintln!("linkwell: {message}");
+    } else {
+        bar.println(format!("linkwell: {message}"));
+    }
+}

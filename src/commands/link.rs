@@ -31,7 +31,7 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
         bar.set_message(stage_name(stage));
         bar.set_position(n);
     };
-    let on_report = |msg: &str| bar.set_message(msg.to_string());
+    let on_report = |msg: &str| progress::note(&bar, msg);
     let started = std::time::Instant::now();
     let req = LinkRequest {
         left: args.left.clone(),
@@ -168,7 +168,7 @@ pub fn train(args: &crate::cli::TrainArgs) -> anyhow::Result<()> {
         bar.set_message(stage_name(stage));
         bar.set_position(n);
     };
-    let on_report = |msg: &str| bar.set_message(msg.to_string());
+    let on_report = |msg: &str| progress::note(&bar, msg);
     let started = std::time::Instant::now();
     let model = pipeline::train(&args.left, &args.right, spec, &on_progress, &on_report)?;
     bar.finish_and_clear();

@@ -250,6 +250,9 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
     let mut probabilistic_links = 0u64;
     if let Some(spec) = &spec {
         (req.progress)(Stage::Probabilistic, 0);
+        // Training sees every record; scoring only those the cascade left
+        // (with no deterministic links, the same blocks serve both).
+        let mut everyone: Option<Prepared<'_>> = None;
         let model = match trained.take() {
             Some(t) => t,
             None => {
@@ -261,7 +264,9 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
                     vec![true; left.len()],
                     vec![true; right.len()],
                 )?;
-                all.train(req.report)?
+                let m = all.train(req.report)?;
+                everyone = Some(all);
+                m
             }
         };
         if let Some(p) = &req.save_model {
@@ -281,7 +286,10 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
             }
         }
         (req.report)("scoring candidate pairs");
-        let scorer = Prepared::new(spec, &left, &right, &dicts, left_ok, right_ok)?;
+        let scorer = match everyone {
+            Some(p) if det.links.is_empty() => p,
+            _ => Prepared::new(spec, &left, &right, &dicts, left_ok, right_ok)?,
+        };
         let threshold = model.spec.threshold_weight();
         let band = if req.review_sample.is_some() {
             10.0

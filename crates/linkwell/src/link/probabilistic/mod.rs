@@ -221,32 +221,47 @@ impl<'a> Prepared<'a> {
             .collect()
     }
 
-    /// Aggregated patterns of rule `rule`'s pairs; with `dedupe`, skipping
-    /// pairs an earlier rule produced.
-    fn patterns(&self, rule: usize, dedupe: bool) -> Vec<(Pattern, u64)> {
-        let map = self.groups[rule]
+    /// Aggregated patterns of rule `rule`'s pairs, in one pass: all of
+    /// them (for EM on this rule) and those no earlier rule produced (each
+    /// candidate pair counted once).
+    fn patterns(&self, rule: usize) -> (Vec<(Pattern, u64)>, Vec<(Pattern, u64)>) {
+        type Maps = (HashMap<Pattern, u64>, HashMap<Pattern, u64>);
+        let (all, new): Maps = self.groups[rule]
             .par_iter()
-            .fold(HashMap::<Pattern, u64>::new, |mut acc, g| {
-                for &l in g.left {
-                    for &r in g.right {
-                        let (l, r) = (l as usize, r as usize);
-                        if dedupe && blocked_earlier(&self.blocking, rule, l, r) {
-                            continue;
+            .fold(
+                || (HashMap::new(), HashMap::new()),
+                |(mut all, mut new): Maps, g| {
+                    for &l in g.left {
+                        for &r in g.right {
+                            let (l, r) = (l as usize, r as usize);
+                            let p = self.comparer.pattern(l, r);
+                            *all.entry(p).or_insert(0) += 1;
+                            if !blocked_earlier(&self.blocking, rule, l, r) {
+                                *new.entry(p).or_insert(0) += 1;
+                            }
                         }
-                        *acc.entry(self.comparer.pattern(l, r)).or_insert(0) += 1;
                     }
-                }
-                acc
-            })
-            .reduce(HashMap::new, |mut a, b| {
-                for (k, v) in b {
-                    *a.entry(k).or_insert(0) += v;
-                }
-                a
-            });
-        let mut v: Vec<(Pattern, u64)> = map.into_iter().collect();
-        v.sort_unstable();
-        v
+                    (all, new)
+                },
+            )
+            .reduce(
+                || (HashMap::new(), HashMap::new()),
+                |(mut a, mut b), (c, d)| {
+                    for (k, v) in c {
+                        *a.entry(k).or_insert(0) += v;
+                    }
+                    for (k, v) in d {
+                        *b.entry(k).or_insert(0) += v;
+                    }
+                    (a, b)
+                },
+            );
+        let sorted = |m: HashMap<Pattern, u64>| {
+            let mut v: Vec<(Pattern, u64)> = m.into_iter().collect();
+            v.sort_unstable();
+            v
+        };
+        (sorted(all), sorted(new))
     }
 
     /// u probabilities from a seeded random sample of pairs of all records.
@@ -338,6 +353,16 @@ impl<'a> Prepared<'a> {
     pub fn train(&self, report: Report<'_>) -> Result<TrainedModel, LinkError> {
         let spec = self.spec;
         let nc = spec.comparisons.len();
+        let counts: Vec<String> = spec
+            .blocking
+            .iter()
+            .zip(self.raw_pair_counts())
+            .map(|(b, n)| format!("{} {n}", b.name))
+            .collect();
+        report(&format!(
+            "candidate pairs per blocking rule, before comparing: {}",
+            counts.join(", ")
+        ));
         report("estimating u from random pairs");
         let (u, u_pairs) = self.estimate_u();
         let sessions: Vec<usize> = match &spec.settings.training {
@@ -359,6 +384,11 @@ impl<'a> Prepared<'a> {
             .collect();
         let mut trained_in: Vec<Vec<String>> = vec![Vec::new(); nc];
         let mut log = Vec::new();
+        // Every rule's pairs are compared once: their patterns serve both
+        // its EM session and the candidate counts and prior.
+        report("comparing candidate pairs");
+        let per_rule: Vec<(Vec<(Pattern, u64)>, Vec<(Pattern, u64)>)> =
+            (0..spec.blocking.len()).map(|r| self.patterns(r)).collect();
         for &s in &sessions {
             let name = &spec.blocking[s].name;
             let fixed: Vec<bool> = (0..nc).map(|c| self.blocked_on(c, s)).collect();
@@ -366,17 +396,25 @@ impl<'a> Prepared<'a> {
                 continue;
             }
             report(&format!("EM on pairs blocked by {name}"));
-            let pats = self.patterns(s, false);
+            let pats = &per_rule[s].0;
             if pats.is_empty() {
                 continue;
             }
             let (m, iters) = em(
-                &pats,
+                pats,
                 &u,
                 &fixed,
                 spec.settings.em_max_iterations,
                 spec.settings.em_tolerance,
             );
+            if let Some(last) = iters.last() {
+                report(&format!(
+                    "EM on {name}: {} iterations, last max change {:.2e}, match share {:.4}",
+                    iters.len(),
+                    last.max_change,
+                    last.lambda
+                ));
+            }
             for it in iters {
                 log.push(EmIteration {
                     session: name.clone(),
@@ -421,8 +459,22 @@ impl<'a> Prepared<'a> {
             em: log,
             blocking_pairs: Vec::new(),
         };
-        report("counting candidate pairs and estimating the prior");
-        let all = self.all_patterns(&mut model.blocking_pairs);
+        report("estimating the prior");
+        let raw = self.raw_pair_counts();
+        let mut merged: HashMap<Pattern, u64> = HashMap::new();
+        for (i, b) in spec.blocking.iter().enumerate() {
+            let new = &per_rule[i].1;
+            model.blocking_pairs.push(BlockingCount {
+                name: b.name.clone(),
+                pairs: raw[i],
+                new_pairs: new.iter().map(|p| p.1).sum(),
+            });
+            for &(p, n) in new {
+                *merged.entry(p).or_insert(0) += n;
+            }
+        }
+        let mut all: Vec<(Pattern, u64)> = merged.into_iter().collect();
+        all.sort_unstable();
         model.prior = match spec.settings.prior {
             Prior::Fixed(p) => p,
             Prior::Estimate(_) => estimate_prior(
@@ -432,29 +484,6 @@ impl<'a> Prepared<'a> {
             ),
         };
         Ok(model)
-    }
-
-    /// Patterns of every candidate pair (each compared once), and the
-    /// per-rule counts.
-    fn all_patterns(&self, counts: &mut Vec<BlockingCount>) -> Vec<(Pattern, u64)> {
-        let raw = self.raw_pair_counts();
-        let mut merged: HashMap<Pattern, u64> = HashMap::new();
-        counts.clear();
-        for (i, b) in self.spec.blocking.iter().enumerate() {
-            let pats = self.patterns(i, true);
-            let new: u64 = pats.iter().map(|p| p.1).sum();
-            counts.push(BlockingCount {
-                name: b.name.clone(),
-                pairs: raw[i],
-                new_pairs: new,
-            });
-            for (p, n) in pats {
-                *merged.entry(p).or_insert(0) += n;
-            }
-        }
-        let mut v: Vec<(Pattern, u64)> = merged.into_iter().collect();
-        v.sort_unstable();
-        v
     }
 
     /// Scores every candidate pair with a trained model; keeps pairs whose
