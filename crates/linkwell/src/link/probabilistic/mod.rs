@@ -36,6 +36,9 @@ use super::data::{Dataset, Dictionaries};
 use super::keys::{self, Groups, KeyColumns};
 use super::{check_comparable, Cardinality, KeyPart, LinkError};
 
+/// Distinct patterns and how many pairs have each, sorted by pattern.
+type PatternCounts = Vec<(Pattern, u64)>;
+
 /// Smallest m or u probability used in a weight.
 const FLOOR: f64 = 1e-9;
 
@@ -224,7 +227,7 @@ impl<'a> Prepared<'a> {
     /// Aggregated patterns of rule `rule`'s pairs, in one pass: all of
     /// them (for EM on this rule) and those no earlier rule produced (each
     /// candidate pair counted once).
-    fn patterns(&self, rule: usize) -> (Vec<(Pattern, u64)>, Vec<(Pattern, u64)>) {
+    fn patterns(&self, rule: usize) -> (PatternCounts, PatternCounts) {
         type Maps = (HashMap<Pattern, u64>, HashMap<Pattern, u64>);
         let (all, new): Maps = self.groups[rule]
             .par_iter()
@@ -387,7 +390,7 @@ impl<'a> Prepared<'a> {
         // Every rule's pairs are compared once: their patterns serve both
         // its EM session and the candidate counts and prior.
         report("comparing candidate pairs");
-        let per_rule: Vec<(Vec<(Pattern, u64)>, Vec<(Pattern, u64)>)> =
+        let per_rule: Vec<(PatternCounts, PatternCounts)> =
             (0..spec.blocking.len()).map(|r| self.patterns(r)).collect();
         for &s in &sessions {
             let name = &spec.blocking[s].name;

@@ -391,15 +391,17 @@ fn dice(name: &str, col: &str, t: f64) -> LevelSpec {
 /// and month swapped, year and month, year and day, year; postcodes unit,
 /// sector, district.
 pub fn default_model(left: &Manifest, right: &Manifest) -> ModelSpec {
+    // Nicknames are forenames: a surname's canonical form is itself, so
+    // surnames have no `canonical` level.
     let name = |field: &str, other: &str| ComparisonSpec {
         name: field.into(),
-        levels: vec![
-            level("exact", &[&format!("{field}_token")]),
-            level("canonical", &[&format!("{field}_canonical")]),
-            dice("dice_0.88", &format!("{field}_bloom"), 0.88),
-            dice("dice_0.70", &format!("{field}_bloom"), 0.70),
-            level("phonetic", &[&format!("{field}_phonetic")]),
-            LevelSpec {
+        levels: [
+            Some(level("exact", &[&format!("{field}_token")])),
+            (field == "given_name").then(|| level("canonical", &[&format!("{field}_canonical")])),
+            Some(dice("dice_0.88", &format!("{field}_bloom"), 0.88)),
+            Some(dice("dice_0.70", &format!("{field}_bloom"), 0.70)),
+            Some(level("phonetic", &[&format!("{field}_phonetic")])),
+            Some(LevelSpec {
                 name: "transposed".into(),
                 equal: vec![KeyPart::Pair {
                     left: format!("{field}_token"),
@@ -407,8 +409,11 @@ pub fn default_model(left: &Manifest, right: &Manifest) -> ModelSpec {
                 }],
                 dice: None,
                 at_least: None,
-            },
-        ],
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         null_when: None,
         tf: Some(format!("{field}_token")),
     };
