@@ -24,6 +24,7 @@
 
 pub mod bloom;
 pub mod encode;
+pub mod eval;
 pub mod hex;
 pub mod io;
 pub mod link;
