@@ -2,8 +2,10 @@
 
 use crate::cli::{Cli, Command};
 
+mod evaluate;
 mod keys;
 mod link;
+mod report;
 mod synth;
 mod tokenise;
 
@@ -15,5 +17,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Link(a) => link::run(&a),
         Command::Train(a) => link::train(&a),
         Command::Synth(a) => synth::run(&a),
+        Command::Evaluate(a) => evaluate::run(&a),
+        Command::Report(a) => report::run(&a),
     }
 }

@@ -272,6 +272,9 @@ pub struct CurvePoint {
     pub true_positives: u64,
     /// Links joining different people.
     pub false_positives: u64,
+    /// True positives counted towards recall (per person at most their
+    /// achievable number).
+    pub recalled: u64,
     /// Precision.
     pub precision: Option<f64>,
     /// Recall against the achievable count.
@@ -1193,6 +1196,7 @@ impl Assessed {
                 links,
                 true_positives: tp,
                 false_positives: links - tp,
+                recalled: capped,
                 precision,
                 recall,
                 f1: f1(precision, recall),
@@ -1558,6 +1562,7 @@ mod tests {
                 links: i as u64,
                 true_positives: 0,
                 false_positives: 0,
+                recalled: 0,
                 precision: None,
                 recall: None,
                 f1: None,

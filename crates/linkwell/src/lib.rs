@@ -34,6 +34,7 @@ mod memo;
 pub mod nhs;
 pub mod normalise;
 pub mod pseudonym;
+pub mod report;
 pub mod schema;
 pub mod secret;
 pub mod token;
