@@ -4,7 +4,9 @@
 
 mod util;
 
+mod evaluate;
 mod keys;
 mod link;
+mod report;
 mod synth;
 mod tokenise;

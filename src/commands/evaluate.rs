@@ -29,8 +29,13 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Two decimals; a share below 1 never shows as 100.00%.
 fn pct(r: Option<f64>) -> String {
-    r.map_or("—".into(), |v| format!("{:.2}%", v * 100.0))
+    match r {
+        Some(v) if (0.99995..1.0).contains(&v) => ">99.99%".into(),
+        Some(v) => format!("{:.2}%", v * 100.0),
+        None => "—".into(),
+    }
 }
 
 fn t(n: u64) -> String {
@@ -59,12 +64,12 @@ pub fn table(ev: &Evaluation) -> String {
     );
     let _ = writeln!(
         s,
-        "\n{:<28} {:>11} {:>11} {:>9} {:>9} {:>10} {:>9} {:>9}",
+        "\n{:<34} {:>11} {:>11} {:>9} {:>9} {:>10} {:>9} {:>9}",
         "overall", "links", "TP", "FP", "FN", "precision", "recall", "F1"
     );
     let _ = writeln!(
         s,
-        "{:<28} {:>11} {:>11} {:>9} {:>9} {:>10} {:>9} {:>9}",
+        "{:<34} {:>11} {:>11} {:>9} {:>9} {:>10} {:>9} {:>9}",
         "",
         t(o.links),
         t(o.true_positives),
@@ -93,7 +98,7 @@ pub fn table(ev: &Evaluation) -> String {
     }
     let _ = writeln!(
         s,
-        "\n{:<28} {:>11} {:>11} {:>9} {:>10} {:>12}",
+        "\n{:<34} {:>11} {:>11} {:>9} {:>10} {:>12}",
         "by rule", "links", "TP", "FP", "precision", "of achievable"
     );
     for r in &ev.by_rule {
@@ -103,7 +108,7 @@ pub fn table(ev: &Evaluation) -> String {
         };
         let _ = writeln!(
             s,
-            "  {:<26} {:>11} {:>11} {:>9} {:>10} {:>12}",
+            "  {:<32} {:>11} {:>11} {:>9} {:>10} {:>12}",
             name,
             t(r.links),
             t(r.true_positives),
@@ -115,13 +120,13 @@ pub fn table(ev: &Evaluation) -> String {
     if !ev.by_error.is_empty() {
         let _ = writeln!(
             s,
-            "\n{:<28} {:>11} {:>11} {:>9} {:>10} {:>12}",
+            "\n{:<34} {:>11} {:>11} {:>9} {:>10} {:>12}",
             "by error kind", "true pairs", "linked", "missed", "recall", "FP involving"
         );
         for e in &ev.by_error {
             let _ = writeln!(
                 s,
-                "  {:<26} {:>11} {:>11} {:>9} {:>10} {:>12}",
+                "  {:<32} {:>11} {:>11} {:>9} {:>10} {:>12}",
                 e.kind,
                 t(e.pairs),
                 t(e.linked),
@@ -137,7 +142,8 @@ pub fn table(ev: &Evaluation) -> String {
                 s,
                 "\nthresholds ({}, {} points)",
                 match c.source {
-                    CurveSource::Links => "from the link table: thresholds at or above the link threshold only",
+                    CurveSource::Links =>
+                        "from the link table: thresholds at or above the link threshold only",
                     CurveSource::Scores => "from the scores file: every scored candidate pair",
                 },
                 c.points.len()

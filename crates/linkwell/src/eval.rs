@@ -474,10 +474,7 @@ fn csv_error(path: &Path, e: csv::Error) -> EvalError {
     }
 }
 
-fn header_of(
-    path: &Path,
-    rdr: &mut csv::Reader<std::fs::File>,
-) -> Result<Vec<String>, EvalError> {
+fn header_of(path: &Path, rdr: &mut csv::Reader<std::fs::File>) -> Result<Vec<String>, EvalError> {
     Ok(rdr
         .headers()
         .map_err(|e| csv_error(path, e))?
@@ -743,6 +740,12 @@ pub(crate) fn manifest_threshold(m: &LinksManifest) -> Option<f64> {
 
 /// Reads the truth and the links.
 pub(crate) fn assess(req: &EvalRequest) -> Result<Assessed, EvalError> {
+    // Is it a link table at all? (Before asking for its manifest.)
+    {
+        let mut rdr = csv_reader(&req.links)?;
+        let h = header_of(&req.links, &mut rdr)?;
+        links_header(&req.links, &h)?;
+    }
     let manifest = links_manifest(&req.links)?;
     let cardinality = match (req.cardinality, &manifest) {
         (Some(c), _) => c,
@@ -1405,7 +1408,10 @@ mod tests {
         let kind = |k: &str| ev.by_error.iter().find(|e| e.kind == k).unwrap().clone();
         // duplicate: person 2's pair a2-b2d; achievable min(1, 1) = 1; linked.
         let d = kind("duplicate");
-        assert_eq!((d.pairs, d.linked, d.missed, d.false_positives), (1, 1, 0, 0));
+        assert_eq!(
+            (d.pairs, d.linked, d.missed, d.false_positives),
+            (1, 1, 0, 0)
+        );
         // surname_change: a3-b3 not linked; a3 in the FP a3-b5.
         let s = kind("surname_change");
         assert_eq!((s.pairs, s.linked, s.false_positives), (1, 0, 1));
@@ -1434,7 +1440,10 @@ mod tests {
         assert_eq!(achievable(Cardinality::OneToMany, 0, 3), 0);
         assert_eq!(achievable(Cardinality::ManyToMany, 2, 3), 6);
         let f = Files::new();
-        let links = f.write("l.csv", "left_id,right_id,rule\na2,b2,x\na2,b2d,x\na2,b2,x\n");
+        let links = f.write(
+            "l.csv",
+            "left_id,right_id,rule\na2,b2,x\na2,b2d,x\na2,b2,x\n",
+        );
         f.manifest("l.csv", "one-to-many", None);
         let ev = evaluate(&EvalRequest {
             left_dataset: Some("A".into()),
@@ -1512,7 +1521,10 @@ mod tests {
         })
         .unwrap_err()
         .to_string();
-        assert!(e.contains("line 3: the right id is not a record of dataset B"), "{e}");
+        assert!(
+            e.contains("line 3: the right id is not a record of dataset B"),
+            "{e}"
+        );
         assert!(!e.contains("zz"), "no id in messages: {e}");
         // Inference: the sample holds an id no dataset has.
         let e = evaluate(&req(&f, &links)).unwrap_err().to_string();

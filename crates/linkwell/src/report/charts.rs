@@ -90,7 +90,10 @@ pub(crate) fn weight_histogram(
 ) -> Result<String, ReportError> {
     const NAME: &str = "weight histogram";
     let (x0, x1) = match (bins.first(), bins.last()) {
-        (Some(a), Some(b)) => (a.0.min(threshold.unwrap_or(a.0)) - 1.0, b.1.max(threshold.unwrap_or(b.1)) + 1.0),
+        (Some(a), Some(b)) => (
+            a.0.min(threshold.unwrap_or(a.0)) - 1.0,
+            b.1.max(threshold.unwrap_or(b.1)) + 1.0,
+        ),
         _ => (-1.0, 1.0),
     };
     let ymax = bins
@@ -149,10 +152,7 @@ pub(crate) fn weight_histogram(
         }
         if let Some(t) = threshold {
             chart
-                .draw_series(LineSeries::new(
-                    [(t, 1.0), (t, ymax)],
-                    RED_.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new([(t, 1.0), (t, ymax)], RED_.stroke_width(2)))
                 .map_err(fail(NAME))?
                 .label(format!("link threshold (weight {t:.2})"))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], RED_.stroke_width(2)));
@@ -167,6 +167,16 @@ pub(crate) fn weight_histogram(
             .map_err(fail(NAME))?;
         Ok(())
     })
+}
+
+/// An axis label in percent, with a decimal when the axis spans less
+/// than 20 points.
+fn pct_label(v: f64, span: f64) -> String {
+    if span < 0.2 {
+        format!("{:.1}%", v * 100.0)
+    } else {
+        format!("{:.0}%", v * 100.0)
+    }
 }
 
 fn format_pow(v: f64) -> String {
@@ -234,7 +244,10 @@ pub(crate) fn m_u(rows: &[MuRow]) -> Result<String, ReportError> {
             }
             let (m, u) = (r.m.max(lo), r.u.max(lo));
             chart
-                .draw_series(LineSeries::new([(m, y(i)), (u, y(i))], GREY.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    [(m, y(i)), (u, y(i))],
+                    GREY.stroke_width(2),
+                ))
                 .map_err(fail(NAME))?;
             let (px, py) = chart.backend_coord(&(lo, y(i)));
             root.draw(&Text::new(fit(&r.label), (px - 8, py), label_text(13)))
@@ -380,8 +393,8 @@ pub(crate) fn pr_curve(
             .configure_mesh()
             .x_desc("recall (of the achievable links)")
             .y_desc("precision")
-            .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-            .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+            .x_label_formatter(&|v| pct_label(*v, 1.0 - rx))
+            .y_label_formatter(&|v| pct_label(*v, 1.0 - py))
             .label_style((FONT, 13))
             .draw()
             .map_err(fail(NAME))?;
@@ -402,7 +415,11 @@ pub(crate) fn pr_curve(
             .map_err(fail(NAME))?;
         if let Some(b) = best {
             chart
-                .draw_series([Circle::new((b.recall, b.precision), 7, GREEN.stroke_width(3))])
+                .draw_series([Circle::new(
+                    (b.recall, b.precision),
+                    7,
+                    GREEN.stroke_width(3),
+                )])
                 .map_err(fail(NAME))?
                 .label(format!("best F1 (weight ≥ {:.2})", b.threshold))
                 .legend(|(x, y)| Circle::new((x + 7, y), 5, GREEN.stroke_width(3)));
@@ -586,8 +603,15 @@ mod tests {
         ];
         let s = m_u(&rows).unwrap();
         assert!(s.contains("nhs_number: exact"));
-        assert!(s.contains("sex: &lt;exact&gt; &amp; &quot;so&quot;"), "text is escaped");
-        assert_eq!(s.matches("<circle").count(), 3 + 1, "three points and the legend");
+        assert!(
+            s.contains("sex: &lt;exact&gt; &amp; &quot;so&quot;"),
+            "text is escaped"
+        );
+        assert_eq!(
+            s.matches("<circle").count(),
+            3 + 1,
+            "three points and the legend"
+        );
 
         let e = em(
             &[

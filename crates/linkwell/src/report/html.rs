@@ -5,9 +5,7 @@ use std::fmt::Write as _;
 
 use super::charts::{self, MuRow, PrPoint};
 use super::suppress::{Count, Rate};
-use super::{
-    InputFile, ModelSection, Quality, QualityPoint, ReportData, ReportError, Subgroup,
-};
+use super::{InputFile, ModelSection, Quality, QualityPoint, ReportData, ReportError, Subgroup};
 use crate::eval::CurveSource;
 
 const CSS: &str = r#"
@@ -136,9 +134,17 @@ pub fn render_html(d: &ReportData) -> Result<String, ReportError> {
         esc(&d.tool_version)
     );
     if d.suppressed {
-        let _ = writeln!(h, "<div class=\"sdc\" id=\"disclosure\">{}</div>", esc(&d.disclosure));
+        let _ = writeln!(
+            h,
+            "<div class=\"sdc\" id=\"disclosure\">{}</div>",
+            esc(&d.disclosure)
+        );
     } else {
-        let _ = writeln!(h, "<div class=\"warn\" id=\"disclosure\">{}</div>", esc(&d.disclosure));
+        let _ = writeln!(
+            h,
+            "<div class=\"warn\" id=\"disclosure\">{}</div>",
+            esc(&d.disclosure)
+        );
     }
     warnings(&mut h, d);
     summary(&mut h, d);
@@ -183,7 +189,11 @@ fn warnings(h: &mut String, d: &ReportData) {
         w.push("The two files were encoded under different secrets.".into());
     }
     for x in w {
-        let _ = writeln!(h, "<div class=\"warn\"><strong>Warning:</strong> {}</div>", esc(&x));
+        let _ = writeln!(
+            h,
+            "<div class=\"warn\"><strong>Warning:</strong> {}</div>",
+            esc(&x)
+        );
     }
 }
 
@@ -266,7 +276,11 @@ fn inputs(h: &mut String, d: &ReportData) {
                 let _ = writeln!(
                     h,
                     "<tr><td>{}</td><td>{}</td>{}{}</tr>",
-                    if k == 0 { esc(&fs.field) } else { String::new() },
+                    if k == 0 {
+                        esc(&fs.field)
+                    } else {
+                        String::new()
+                    },
                     esc(&st.status),
                     n(st.records),
                     r(st.share)
@@ -400,16 +414,18 @@ fn model(h: &mut String, m: &ModelSection) -> Result<(), ReportError> {
         h.push_str("</tbody></table>\n");
     }
     if !m.em.is_empty() {
-        let sessions: Vec<(String, Vec<(u32, f64)>)> = m
-            .em
-            .iter()
-            .map(|s| {
-                (
-                    s.session.clone(),
-                    s.iterations.iter().map(|i| (i.iteration, i.max_change)).collect(),
-                )
-            })
-            .collect();
+        let sessions: Vec<(String, Vec<(u32, f64)>)> =
+            m.em.iter()
+                .map(|s| {
+                    (
+                        s.session.clone(),
+                        s.iterations
+                            .iter()
+                            .map(|i| (i.iteration, i.max_change))
+                            .collect(),
+                    )
+                })
+                .collect();
         let svg = charts::em(&sessions, Some(m.em_tolerance))?;
         h.push_str(&figure(
             "em",
@@ -482,7 +498,12 @@ fn subgroups(h: &mut String, d: &ReportData) -> Result<(), ReportError> {
                     v.clone(),
                     sides
                         .iter()
-                        .map(|s| s.rows.iter().find(|r| &r.value == v).and_then(|r| r.match_rate))
+                        .map(|s| {
+                            s.rows
+                                .iter()
+                                .find(|r| &r.value == v)
+                                .and_then(|r| r.match_rate)
+                        })
                         .collect(),
                 )
             })
@@ -504,7 +525,9 @@ fn subgroups(h: &mut String, d: &ReportData) -> Result<(), ReportError> {
                 esc(col)
             ),
         ));
-        let truth = sides.iter().any(|s| s.rows.iter().any(|r| r.recall.is_some()));
+        let truth = sides
+            .iter()
+            .any(|s| s.rows.iter().any(|r| r.recall.is_some()));
         h.push_str("<table><thead><tr><th>side</th><th>value</th><th class=\"n\">records</th><th class=\"n\">linked</th><th class=\"n\">match rate</th>");
         if truth {
             h.push_str("<th class=\"n\">true pairs</th><th class=\"n\">linked</th><th class=\"n\">recall</th>");
@@ -515,7 +538,11 @@ fn subgroups(h: &mut String, d: &ReportData) -> Result<(), ReportError> {
                 let _ = write!(
                     h,
                     "<tr><td>{}</td><td>{}</td>{}{}{}",
-                    if k == 0 { esc(&format!("{} ({})", s.file, s.side)) } else { String::new() },
+                    if k == 0 {
+                        esc(&format!("{} ({})", s.file, s.side))
+                    } else {
+                        String::new()
+                    },
                     esc(&row.value),
                     n(row.records),
                     n(row.linked),
@@ -599,7 +626,9 @@ fn quality(h: &mut String, q: &Quality) -> Result<(), ReportError> {
             let best = pr(&c.best);
             let at = c.at_link_threshold.as_ref().and_then(pr);
             let caption = match c.source {
-                CurveSource::Links => "Precision and recall across thresholds (at or above the link threshold only)",
+                CurveSource::Links => {
+                    "Precision and recall across thresholds (at or above the link threshold only)"
+                }
                 CurveSource::Scores => "Precision and recall across thresholds (all scored pairs)",
             };
             let svg = charts::pr_curve(&pts, best.as_ref(), at.as_ref(), caption)?;
@@ -626,7 +655,10 @@ fn quality(h: &mut String, q: &Quality) -> Result<(), ReportError> {
             "<table><thead><tr><th>threshold</th><th class=\"n\">links</th><th class=\"n\">true positives</th><th class=\"n\">false positives</th>\
              <th class=\"n\">precision</th><th class=\"n\">recall</th><th class=\"n\">F1</th></tr></thead><tbody>"
         );
-        for (name, p) in [("best F1", Some(&c.best)), ("as linked", c.at_link_threshold.as_ref())] {
+        for (name, p) in [
+            ("best F1", Some(&c.best)),
+            ("as linked", c.at_link_threshold.as_ref()),
+        ] {
             if let Some(p) = p {
                 let _ = writeln!(
                     h,

@@ -719,7 +719,10 @@ fn read_encoded(path: &Path, m: &Manifest, columns: &[String]) -> Result<Encoded
             Ok(false) => break,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                return Err(bad(line, "is not valid CSV or has the wrong number of fields".into()));
+                return Err(bad(
+                    line,
+                    "is not valid CSV or has the wrong number of fields".into(),
+                ));
             }
         }
         let line = rec.position().map_or(0, |p| p.line());
