@@ -180,7 +180,7 @@ fn pct_label(v: f64, span: f64) -> String {
 }
 
 fn format_pow(v: f64) -> String {
-    if v >= 1.0 && v < 1e6 {
+    if (1.0..1e6).contains(&v) {
         format!("{v:.0}")
     } else {
         format!("{v:.0e}")

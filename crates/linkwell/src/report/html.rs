@@ -61,7 +61,7 @@ pub(crate) fn esc(s: &str) -> String {
 /// 100% up to "100.0%" or one above 0 down to "0.0%".
 pub(crate) fn pct(r: Rate) -> String {
     match r {
-        Some(v) if v < 1.0 && v >= 0.9995 => ">99.9%".into(),
+        Some(v) if (0.9995..1.0).contains(&v) => ">99.9%".into(),
         Some(v) if v > 0.0 && v < 0.0005 => "<0.1%".into(),
         Some(v) => format!("{:.1}%", v * 100.0),
         None => "—".into(),

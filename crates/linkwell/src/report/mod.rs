@@ -944,11 +944,8 @@ fn subgroup_columns(
         }
         for (x, path, list) in [(lr, &req.left, &mut l), (rr, &req.right, &mut r)] {
             match x {
-                Some(x) if ok(&x) => {
-                    if !list.contains(c) {
-                        list.push(c.clone());
-                    }
-                }
+                Some(x) if ok(&x) && !list.contains(c) => list.push(c.clone()),
+                Some(x) if ok(&x) => {}
                 Some(x) => {
                     return Err(ReportError::NotPayload {
                         column: c.clone(),
