@@ -1596,3 +1596,200 @@ mod tests {
         assert!((f1(Some(0.5), Some(1.0)).unwrap() - 2.0 / 3.0).abs() < 1e-12);
     }
 }
+
+#[cfg(test)]
+mod reference {
+    //! The threshold curve and subgroup recall against slow, obviously
+    //! correct references.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn assessed(
+        card: Cardinality,
+        lp: Vec<u32>,
+        rp: Vec<u32>,
+        det: &[(u32, u32)],
+        scores: Vec<(u32, u32, f64)>,
+    ) -> Assessed {
+        let people = lp
+            .iter()
+            .chain(&rp)
+            .copied()
+            .max()
+            .map_or(0, |m| m as usize + 1);
+        let mut nl = vec![0u32; people];
+        let mut nr = vec![0u32; people];
+        lp.iter().for_each(|&p| nl[p as usize] += 1);
+        rp.iter().for_each(|&p| nr[p as usize] += 1);
+        let side = |p: Vec<u32>, name: &str| TruthSide {
+            dataset: name.into(),
+            index: HashMap::new(),
+            errors: vec![0; p.len()],
+            person: p,
+        };
+        Assessed {
+            links_path: "l".into(),
+            truth_path: "t".into(),
+            left: side(lp, "A"),
+            right: side(rp, "B"),
+            inferred: false,
+            kinds: vec![],
+            people,
+            cardinality: card,
+            method: None,
+            link_threshold: None,
+            rules: vec![(None, "d".into())],
+            links: det
+                .iter()
+                .map(|&(l, r)| TruthLink {
+                    left: l,
+                    right: r,
+                    rule: 0,
+                    weight: None,
+                })
+                .collect(),
+            duplicate_rows: 0,
+            nl,
+            nr,
+            scores: Some(scores),
+        }
+    }
+
+    /// Links at threshold `t`, made from scratch as `link` makes them.
+    fn naive_links(a: &Assessed, t: f64) -> Vec<(u32, u32)> {
+        let mut out: Vec<(u32, u32)> = a.links.iter().map(|l| (l.left, l.right)).collect();
+        let mut c: Vec<(u32, u32, f64)> = a
+            .scores
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.2 >= t)
+            .collect();
+        c.sort_by(|x, y| y.2.total_cmp(&x.2));
+        for (l, r, _) in c {
+            if out.contains(&(l, r)) {
+                continue;
+            }
+            let l_used = out.iter().any(|p| p.0 == l);
+            let r_used = out.iter().any(|p| p.1 == r);
+            let ok = match a.cardinality {
+                Cardinality::OneToOne => !l_used && !r_used,
+                Cardinality::OneToMany => !r_used,
+                Cardinality::ManyToMany => true,
+            };
+            if ok {
+                out.push((l, r));
+            }
+        }
+        out
+    }
+
+    fn naive_point(a: &Assessed, t: f64) -> (u64, u64, u64) {
+        let links = naive_links(a, t);
+        let mut per: HashMap<u32, u64> = HashMap::new();
+        let mut tp = 0;
+        for &(l, r) in &links {
+            let p = a.left.person[l as usize];
+            if p == a.right.person[r as usize] {
+                tp += 1;
+                *per.entry(p).or_default() += 1;
+            }
+        }
+        let recalled = per.iter().map(|(&p, &n)| n.min(a.ach(p as usize))).sum();
+        (links.len() as u64, tp, recalled)
+    }
+
+    fn card() -> impl Strategy<Value = Cardinality> {
+        prop_oneof![
+            Just(Cardinality::OneToOne),
+            Just(Cardinality::OneToMany),
+            Just(Cardinality::ManyToMany)
+        ]
+    }
+
+    proptest! {
+        /// Every point of the curve equals a linkage made from scratch at
+        /// its threshold.
+        #[test]
+        fn curve_matches_relinking_at_each_threshold(
+            card in card(),
+            lp in proptest::collection::vec(0u32..5, 1..8),
+            rp in proptest::collection::vec(0u32..5, 1..8),
+            det_raw in proptest::collection::vec((0usize..8, 0usize..8), 0..3),
+            cands in proptest::collection::vec((0usize..8, 0usize..8, -3i32..5), 1..20),
+        ) {
+            let (nl, nr) = (lp.len(), rp.len());
+            // Deterministic links that respect the cardinality.
+            let mut det: Vec<(u32, u32)> = Vec::new();
+            for (l, r) in det_raw {
+                let (l, r) = ((l % nl) as u32, (r % nr) as u32);
+                let clash = det.iter().any(|p| {
+                    *p == (l, r)
+                        || (card != Cardinality::ManyToMany && p.1 == r)
+                        || (card == Cardinality::OneToOne && p.0 == l)
+                });
+                if !clash {
+                    det.push((l, r));
+                }
+            }
+            let scores: Vec<(u32, u32, f64)> = cands
+                .into_iter()
+                .map(|(l, r, w)| ((l % nl) as u32, (r % nr) as u32, f64::from(w)))
+                .collect();
+            let a = assessed(card, lp, rp, &det, scores);
+            let achievable: u64 = (0..a.people).map(|p| a.ach(p)).sum();
+            let curve = a.curve(achievable).expect("candidates");
+            prop_assert!(curve.points.windows(2).all(|w| w[0].threshold > w[1].threshold));
+            for p in &curve.points {
+                let (links, tp, recalled) = naive_point(&a, p.threshold);
+                prop_assert_eq!((p.links, p.true_positives, p.recalled), (links, tp, recalled),
+                    "threshold {}", p.threshold);
+            }
+            let best = curve.points.iter().map(|p| p.f1.unwrap_or(-1.0)).fold(-1.0, f64::max);
+            prop_assert_eq!(curve.best.f1.unwrap_or(-1.0), best);
+        }
+
+        /// Recall by subgroup: per group, the achievable pairs whose left
+        /// record is in it, and the links among them, both at most the
+        /// person's achievable number, against explicit pair enumeration.
+        #[test]
+        fn group_recall_matches_enumeration(
+            card in card(),
+            lp in proptest::collection::vec(0u32..4, 1..8),
+            rp in proptest::collection::vec(0u32..4, 1..8),
+            groups in proptest::collection::vec(0u32..3, 8),
+            links_raw in proptest::collection::vec((0usize..8, 0usize..8), 0..10),
+        ) {
+            let (nl, nr) = (lp.len(), rp.len());
+            let mut links: Vec<(u32, u32)> = links_raw
+                .into_iter()
+                .map(|(l, r)| ((l % nl) as u32, (r % nr) as u32))
+                .collect();
+            links.sort_unstable();
+            links.dedup();
+            let a = assessed(card, lp.clone(), rp.clone(), &links, vec![]);
+            let group: Vec<u32> = (0..nl).map(|i| groups[i]).collect();
+            let got = a.recall_by_group(true, &group, 3);
+            for g in 0..3u32 {
+                let (mut pairs, mut linked) = (0u64, 0u64);
+                for p in 0..a.people as u32 {
+                    let ach = a.ach(p as usize);
+                    let touching = (0..nl)
+                        .filter(|&i| lp[i] == p && group[i] == g)
+                        .count() as u64
+                        * rp.iter().filter(|&&q| q == p).count() as u64;
+                    let ach_g = touching.min(ach);
+                    let tp = links
+                        .iter()
+                        .filter(|&&(l, r)| {
+                            lp[l as usize] == p && rp[r as usize] == p && group[l as usize] == g
+                        })
+                        .count() as u64;
+                    pairs += ach_g;
+                    linked += tp.min(ach_g);
+                }
+                prop_assert_eq!(got[g as usize], (pairs, linked), "group {}", g);
+            }
+        }
+    }
+}
