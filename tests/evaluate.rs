@@ -8,7 +8,8 @@ use crate::util::*;
 
 /// A synthetic run: 3,000 people, the three views tokenised with the
 /// example schemas, NHS↔ONS linked by the cascade (one-to-one) and NHS↔DWP
-/// by Fellegi–Sunter (one-to-many). Made once per test binary.
+/// by Fellegi–Sunter (one-to-many), and NHS↔ONS by the match keys alone.
+/// Made once per test binary.
 pub struct Run3k {
     pub dir: Dir,
 }
@@ -67,6 +68,17 @@ pub fn run3k() -> &'static Run3k {
             "one-to-many",
             "--method",
             "probabilistic",
+        ]));
+        ok(d.run(&[
+            "link",
+            "--method",
+            "deterministic",
+            "--left",
+            "nhs_patients.csv",
+            "--right",
+            "ons_employment.csv",
+            "--output",
+            "nhs_ons_det.csv",
         ]));
         Run3k { dir: d }
     })
@@ -169,6 +181,26 @@ fn probabilistic_one_to_many_with_explicit_datasets() {
     );
     assert!(!run.stdout.contains("inferred"), "{}", run.stdout);
     assert!(run.stdout.contains("as linked"), "{}", run.stdout);
+}
+
+#[test]
+fn deterministic_links_have_no_curve() {
+    let r = run3k();
+    let run = r.dir.run(&[
+        "evaluate",
+        "--links",
+        "nhs_ons_det.csv",
+        "--truth",
+        "syn/truth.csv",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("thresholds: no probabilistic links, so no curve"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("fellegi_sunter"), "{}", run.stdout);
 }
 
 #[test]

@@ -171,6 +171,39 @@ fn unsuppressed_report_says_so() {
 }
 
 #[test]
+fn deterministic_report_without_truth() {
+    let d = &run3k().dir;
+    let r = d.run(&[
+        "report",
+        "--links",
+        "nhs_ons_det.csv",
+        "--left",
+        "nhs_patients.csv",
+        "--right",
+        "ons_employment.csv",
+        "--out",
+        "det.html",
+        "--title",
+        "Deterministic <NHS> & ONS",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = d.read("det.html");
+    let data = json(&d.read("det.json"));
+    assert!(data["model"].is_null() && data["quality"].is_null());
+    let mut seen = 0;
+    check_counts(&data, "", &mut seen);
+    check_cells(&html);
+    check_self_contained(&html);
+    assert!(html.contains("<title>Deterministic &lt;NHS&gt; &amp; ONS</title>"));
+    assert!(html.contains("data-chart=\"subgroup-icb\""));
+    assert!(!html.contains("data-chart=\"pr-curve\""));
+    // Every rule of the cascade, with its ambiguity.
+    let rules = data["links"]["by_rule"].as_array().unwrap();
+    assert_eq!(rules[0]["rule"], "nhs_number_dob");
+    assert!(rules.iter().all(|r| !r["ambiguous_left"].is_null()));
+}
+
+#[test]
 fn refusals_are_one_sentence() {
     let r = report(
         "x.html",
