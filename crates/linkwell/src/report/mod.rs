@@ -3,7 +3,7 @@
 //!
 //! [`build`] reads the link table, its manifest, the two encoded files and
 //! their manifests (and optionally a trained model, ground truth and a
-//! scores file) and returns [`ReportData`]; [`write`] writes the page and
+//! scores file) and returns [`ReportData`]; [`write()`] writes the page and
 //! the JSON beside it. Every count passes through the request's
 //! [`Suppression`] policy inside [`build`], so the data can be released as
 //! it is when the default policy is used.
