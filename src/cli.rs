@@ -35,6 +35,12 @@ pub enum Command {
     /// Generate a synthetic population: NHS, ONS and DWP files with
     /// realistic errors, and the ground truth.
     Synth(SynthArgs),
+    /// Measure a link table against ground truth: precision, recall and
+    /// F1, by rule, by error kind and across thresholds.
+    Evaluate(EvaluateArgs),
+    /// Write the linkage-quality report: one self-contained HTML page with
+    /// charts, and its figures as JSON, small counts suppressed.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -223,5 +229,78 @@ pub struct DemoArgs {
     pub seed: u64,
     /// Output directory (its previous demo files are replaced).
     #[arg(long, value_name = "DIR", default_value = "demo-out")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The link table (from `linkwell link`; its manifest gives the
+    /// cardinality).
+    #[arg(long, value_name = "links.csv")]
+    pub links: PathBuf,
+    /// Ground truth: dataset,record_id,person_id[,errors] (as `linkwell
+    /// synth` writes).
+    #[arg(long, value_name = "truth.csv")]
+    pub truth: PathBuf,
+    /// The truth dataset of the left ids (default: inferred from the ids).
+    #[arg(long, value_name = "NAME")]
+    pub left_dataset: Option<String>,
+    /// The truth dataset of the right ids (default: inferred from the ids).
+    #[arg(long, value_name = "NAME")]
+    pub right_dataset: Option<String>,
+    /// Every scored candidate pair (left_id,right_id,match_weight), to
+    /// extend the precision-recall curve below the link threshold.
+    #[arg(long, value_name = "scores.csv")]
+    pub scores: Option<PathBuf>,
+    /// The cardinality recall is measured under (default: the links
+    /// manifest's).
+    #[arg(long, value_enum)]
+    pub cardinality: Option<CardinalityArg>,
+    /// Also write the evaluation as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The link table (its manifest must sit beside it).
+    #[arg(long, value_name = "links.csv")]
+    pub links: PathBuf,
+    /// The left encoded file the links were made from.
+    #[arg(long, value_name = "L.csv")]
+    pub left: PathBuf,
+    /// The right encoded file.
+    #[arg(long, value_name = "R.csv")]
+    pub right: PathBuf,
+    /// A trained model (default: the model in the links manifest).
+    #[arg(long, value_name = "trained.json")]
+    pub model: Option<PathBuf>,
+    /// Ground truth, for precision, recall and the precision-recall curve.
+    #[arg(long, value_name = "truth.csv")]
+    pub truth: Option<PathBuf>,
+    /// The truth dataset of the left file (default: inferred).
+    #[arg(long, value_name = "NAME", requires = "truth")]
+    pub left_dataset: Option<String>,
+    /// The truth dataset of the right file (default: inferred).
+    #[arg(long, value_name = "NAME", requires = "truth")]
+    pub right_dataset: Option<String>,
+    /// Every scored candidate pair, to extend the curve below the link
+    /// threshold.
+    #[arg(long, value_name = "scores.csv", requires = "truth")]
+    pub scores: Option<PathBuf>,
+    /// A payload column to report match rates by, besides age band, sex
+    /// and ICB (repeat, or separate with commas).
+    #[arg(long, value_name = "COL", value_delimiter = ',')]
+    pub subgroup: Vec<String>,
+    /// The page title.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// Show exact counts, small cells included: for use inside the TRE
+    /// only (the page says so in a red banner).
+    #[arg(long)]
+    pub unsuppressed: bool,
+    /// The HTML page to write; its JSON is written beside it (same stem,
+    /// .json).
+    #[arg(long, value_name = "report.html")]
     pub out: PathBuf,
 }

@@ -5,7 +5,9 @@
 mod util;
 
 mod accuracy;
+mod evaluate;
 mod keys;
 mod link;
+mod report;
 mod synth;
 mod tokenise;

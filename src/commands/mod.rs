@@ -3,8 +3,10 @@
 use crate::cli::{Cli, Command};
 
 mod demo;
+mod evaluate;
 mod keys;
 mod link;
+mod report;
 mod synth;
 mod tokenise;
 
@@ -17,5 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => link::train(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Synth(a) => synth::run(&a),
+        Command::Evaluate(a) => evaluate::run(&a),
+        Command::Report(a) => report::run(&a),
     }
 }

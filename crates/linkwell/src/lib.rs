@@ -24,6 +24,7 @@
 
 pub mod bloom;
 pub mod encode;
+pub mod eval;
 pub mod hex;
 pub mod io;
 pub mod link;
@@ -33,6 +34,7 @@ mod memo;
 pub mod nhs;
 pub mod normalise;
 pub mod pseudonym;
+pub mod report;
 pub mod schema;
 pub mod secret;
 pub mod token;
