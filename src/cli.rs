@@ -141,6 +141,11 @@ pub struct LinkArgs {
     /// Save the trained model as JSON.
     #[arg(long, value_name = "trained.json")]
     pub save_model: Option<PathBuf>,
+    /// Write every scored candidate pair (left_id,right_id,match_weight,
+    /// match_probability), so that `evaluate` and `report` can draw the
+    /// precision-recall curve below the threshold. Inside the TRE only.
+    #[arg(long, value_name = "scores.csv")]
+    pub scores: Option<PathBuf>,
     /// A TOML file of deterministic rules (default: the built-in cascade).
     #[arg(long, value_name = "rules.toml")]
     pub rules: Option<PathBuf>,
@@ -156,10 +161,11 @@ pub struct LinkArgs {
     #[arg(long, value_name = "FILE", requires = "extract")]
     pub pseudonym_key_file: Option<PathBuf>,
     /// Project name for pseudonyms (a-z, 0-9, _): different projects'
-    /// pseudonyms cannot be joined.
-    #[arg(long, default_value = "project")]
-    pub project: String,
-    /// Label for the left dataset in the extract.
+    /// pseudonyms cannot be joined. Required with --extract.
+    #[arg(long, requires = "extract")]
+    pub project: Option<String>,
+    /// Label for the left dataset in the extract (a-z, 0-9, _): part of
+    /// every pseudonym, so give each dataset its own.
     #[arg(long, default_value = "left")]
     pub left_label: String,
     /// Label for the right dataset in the extract.

@@ -128,16 +128,14 @@ fn research_extract_has_pseudonyms_and_payload_only() {
             "nhs_pseudonym",
             "ons_pseudonym",
             "method",
-            "rule",
-            "match_weight",
             "match_probability",
             "nhs_clinic",
             "ons_clinic"
         ]
     );
     assert_eq!(rows.len(), 6, "3 links + 3 unlinked left");
-    assert_eq!(rows[0][6], "North");
-    assert_eq!(rows[0][7], "x");
+    assert_eq!(rows[0][4], "North");
+    assert_eq!(rows[0][5], "x");
     for id in ["L1", "R1", "L6"] {
         assert!(!text.contains(id), "id {id} in the extract");
     }
@@ -159,6 +157,10 @@ fn research_extract_has_pseudonyms_and_payload_only() {
             "p.key",
             "--project",
             "other",
+            "--left-label",
+            "nhs",
+            "--right-label",
+            "ons",
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -368,4 +370,87 @@ fn one_to_many_links_a_person_to_several_claims() {
     assert_eq!(r.code, 0);
     let (_, rows) = csv_rows(&d.read("links.csv"));
     assert_eq!(rows.len(), 1, "Ann's two claims are ambiguous one-to-one");
+}
+
+#[test]
+fn extract_safeguards() {
+    let d = setup();
+    tokenise(
+        &d,
+        "l",
+        LEFT,
+        &["--id-column", "id", "--keep", "clinic,nhs_number"],
+    );
+    tokenise(&d, "r", RIGHT, &["--id-column", "id"]);
+    // A project name is required, labels must be names and differ.
+    assert_fails(
+        &link(&d, &["--extract", "x.csv", "--pseudonym-key-file", "p.key"]),
+        &["--project"],
+    );
+    assert_fails(
+        &link(
+            &d,
+            &[
+                "--extract",
+                "x.csv",
+                "--pseudonym-key-file",
+                "p.key",
+                "--project",
+                "p",
+                "--left-label",
+                "a b",
+            ],
+        ),
+        &["--left-label"],
+    );
+    assert_fails(
+        &link(
+            &d,
+            &[
+                "--extract",
+                "x.csv",
+                "--pseudonym-key-file",
+                "p.key",
+                "--project",
+                "p",
+                "--left-label",
+                "same",
+                "--right-label",
+                "same",
+            ],
+        ),
+        &["must differ"],
+    );
+    // The data owners' linkage secret is refused as the project key.
+    assert_fails(
+        &link(
+            &d,
+            &[
+                "--extract",
+                "x.csv",
+                "--pseudonym-key-file",
+                "k.key",
+                "--project",
+                "p",
+            ],
+        ),
+        &["linkage secret", "project key"],
+    );
+    // A kept identifier never reaches the extract.
+    let r = link(
+        &d,
+        &[
+            "--extract",
+            "x.csv",
+            "--pseudonym-key-file",
+            "p.key",
+            "--project",
+            "p",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (h, _) = csv_rows(&d.read("x.csv"));
+    assert!(h.contains(&"left_clinic".to_string()), "{h:?}");
+    assert!(!h.iter().any(|c| c.contains("nhs_number")), "{h:?}");
+    assert!(!d.read("x.csv").contains("9434765919"));
 }

@@ -316,3 +316,59 @@ fn golden_encoding_of_the_sample_patients() {
         "encoded output differs from tests/golden/patients.encoded.csv"
     );
 }
+
+#[test]
+fn the_published_test_key_and_identifier_ids_are_refused() {
+    let d = setup();
+    d.write("in.csv", "id,nhs_number\n1,9434765919\n");
+    let r = d.run_env(
+        &[
+            "tokenise",
+            "--key-file",
+            "k.key",
+            "--input",
+            "in.csv",
+            "--output",
+            "out.csv",
+        ],
+        &[("LINKWELL_ALLOW_TEST_KEY", "")],
+    );
+    // An empty variable still counts as set; remove it instead.
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_linkwell"));
+    c.args([
+        "tokenise",
+        "--key-file",
+        "k.key",
+        "--input",
+        "in.csv",
+        "--output",
+        "out.csv",
+    ])
+    .current_dir(d.tmp.path())
+    .env_remove("LINKWELL_ALLOW_TEST_KEY");
+    let refused: Run = c.output().unwrap().into();
+    assert_fails(&refused, &["published test secret", "linkwell keygen"]);
+    assert_eq!(r.code, 0, "the variable allows it: {}", r.stderr);
+    // A first column of NHS numbers would be the id, in clear: refused.
+    let mut rows = String::from("nhs_no,given_name\n");
+    for i in 0..20u32 {
+        let n = linkwell::nhs::NhsNumber::from_first_nine(400_000_000 + i * 101)
+            .or_else(|| linkwell::nhs::NhsNumber::from_first_nine(400_000_001 + i * 101))
+            .unwrap();
+        rows.push_str(&format!("{n},Jo\n"));
+    }
+    d.write("ids.csv", rows);
+    assert_fails(
+        &d.run(&[
+            "tokenise",
+            "--key-file",
+            "k.key",
+            "--input",
+            "ids.csv",
+            "--output",
+            "o.csv",
+        ]),
+        &["\"nhs_no\"", "NHS numbers", "--id-column"],
+    );
+    assert!(!d.path("o.csv").exists());
+}

@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use linkwell::eval::{self, EvalRequest};
 use linkwell::link::pipeline::{self, ExtractRequest, LinkMethod, LinkRequest};
 use linkwell::link::Cardinality;
 use linkwell::pseudonym::PseudonymKey;
+use linkwell::report::{self, ReportRequest};
 use linkwell::schema::SchemaSpec;
 use linkwell::secret::Secret;
 use linkwell::tokenise::{tokenise_file, TokeniseOptions};
@@ -166,6 +168,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             explain: false,
             review_sample: Some(50),
             save_model: Some(tre.join(format!("{name}.model.json"))),
+            scores: Some(tre.join(format!("{name}.scores.csv"))),
             progress: &on_progress,
             report: &on_report,
         })?;
@@ -174,22 +177,66 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         results.push((name, output, outcome));
     }
 
-    // 5. Summary.
+    // 5. Evaluate against the truth, and write the reports (suppressed:
+    //    fit to leave the TRE).
+    let truth = raw.join("truth.csv");
+    let mut quality = Vec::new();
+    for (i, (name, output, _)) in results.iter().enumerate() {
+        let t = Instant::now();
+        let bar = progress::counter_bar(&format!("evaluating {name}"));
+        let scores = tre.join(format!("{name}.scores.csv"));
+        let ev = eval::evaluate(&EvalRequest {
+            links: output.clone(),
+            truth: truth.clone(),
+            scores: Some(scores.clone()),
+            ..EvalRequest::default()
+        })?;
+        eval::write_json(&ev, &tre.join(format!("{name}.evaluation.json")))?;
+        let right = &encoded[if i == 0 { 1 } else { 2 }];
+        let html = tre.join(format!("{name}.report.html"));
+        let data = report::build(&ReportRequest {
+            links: output.clone(),
+            left: encoded[0].clone(),
+            right: right.clone(),
+            truth: Some(truth.clone()),
+            scores: Some(scores),
+            title: Some(format!("linkwell demo: {name}")),
+            ..ReportRequest::default()
+        })?;
+        report::write(&data, &html)?;
+        bar.finish_and_clear();
+        timed(&format!("evaluate and report {name}"), t);
+        quality.push((*name, ev, html));
+    }
+
+    // 6. Summary.
     let mut table = String::new();
     table.push_str(&format!(
         "linkwell demo: {} people -> {} NHS patients, {} ONS records, {} DWP claims (seed {})\n\n",
         synth.counts.people, synth.counts.nhs, synth.counts.ons, synth.counts.dwp, args.seed
     ));
     table.push_str(&format!(
-        "{:<10} {:>10} {:>14} {:>10}\n",
-        "linkage", "links", "deterministic", "probabil."
+        "{:<9} {:<13} {:>8} {:>13} {:>9} {:>9} {:>9} {:>8}\n",
+        "linkage", "method", "links", "deterministic", "precision", "recall", "F1", "seconds"
     ));
-    for (name, _, outcome) in &results {
+    let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
+    for ((name, _, outcome), (_, ev, _)) in results.iter().zip(&quality) {
         let s = &outcome.manifest.summary;
         let det: u64 = s.rules.iter().map(|r| r.links).sum();
+        let secs = steps
+            .iter()
+            .find(|x| x.name.starts_with(&format!("link {name}")))
+            .map_or(0.0, |x| x.seconds);
         table.push_str(&format!(
-            "{:<10} {:>10} {:>14} {:>10}\n",
-            name, s.links, det, s.probabilistic_links
+            "{:<9} {:<13} {:>8} {:>13} {:>9} {:>9} {:>9} {:>8.2}\n",
+            name,
+            outcome.manifest.method,
+            s.links,
+            det,
+            pct(ev.overall.precision),
+            pct(ev.overall.recall),
+            pct(ev.overall.f1),
+            secs
         ));
     }
     table.push_str("\nstep                                   seconds\n");
@@ -201,7 +248,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "total",
         started.elapsed().as_secs_f64()
     ));
-    table.push_str(&format!("\noutputs in {}\n", out.display()));
+    table.push_str("\nrecall is against the best linkage possible under each cardinality; see `linkwell evaluate --help`\n");
+    for (name, _, html) in &quality {
+        table.push_str(&format!("report ({name}): {}\n", html.display()));
+    }
+    table.push_str(&format!("all outputs: {}\n", out.display()));
     eprint!("{table}");
     Ok(())
 }

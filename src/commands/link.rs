@@ -20,9 +20,35 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
         None => None,
     };
     let pkey = match &project_key {
-        Some(k) => Some(
-            PseudonymKey::new(k, &args.project).map_err(|e| anyhow::anyhow!("--project: {e}"))?,
-        ),
+        Some(k) => {
+            let project = args.project.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("--extract needs --project NAME: pseudonyms are per project, so that two projects' extracts cannot be joined")
+            })?;
+            for (flag, label) in [
+                ("--left-label", &args.left_label),
+                ("--right-label", &args.right_label),
+            ] {
+                linkwell::token::check_name(label).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+            }
+            anyhow::ensure!(
+                args.left_label != args.right_label,
+                "--left-label and --right-label must differ: the label is part of each pseudonym"
+            );
+            // The project key is the TRE's own; the data owners' linkage
+            // secret must never serve, or they could compute pseudonyms.
+            let fp = k.fingerprint().to_string();
+            for side in [&args.left, &args.right] {
+                if let Ok(m) = linkwell::manifest::Manifest::read_for(side) {
+                    anyhow::ensure!(
+                        m.key_fingerprint != fp,
+                        "{} is the linkage secret {} was encoded with (fingerprint {fp}): the project key must be the TRE's own key, made with `linkwell keygen`",
+                        args.pseudonym_key_file.as_ref().expect("key file").display(),
+                        side.display()
+                    );
+                }
+            }
+            Some(PseudonymKey::new(k, project).map_err(|e| anyhow::anyhow!("--project: {e}"))?)
+        }
         None => None,
     };
     let model = args.model.as_deref().map(ModelInput::read).transpose()?;
@@ -64,6 +90,7 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
         explain: args.explain,
         review_sample: args.review_sample,
         save_model: args.save_model.clone(),
+        scores: args.scores.clone(),
         progress: &on_progress,
         report: &on_report,
     };

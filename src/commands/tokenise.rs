@@ -68,8 +68,17 @@ fn spec_for(args: &TokeniseArgs) -> anyhow::Result<Option<SchemaSpec>> {
     Ok(Some(spec))
 }
 
+/// The fingerprint of the published test secret (bytes 00..1f): its tokens
+/// are reversible by anyone who reads the README.
+pub const TEST_KEY_FINGERPRINT: &str = "6d1cc2b0ca43e3cb";
+
 pub fn run(args: &TokeniseArgs) -> anyhow::Result<()> {
     let secret = Secret::load_from(args.key.key_file.as_deref())?;
+    anyhow::ensure!(
+        secret.fingerprint().to_string() != TEST_KEY_FINGERPRINT
+            || std::env::var_os("LINKWELL_ALLOW_TEST_KEY").is_some(),
+        "the key file holds linkwell's published test secret (fingerprint {TEST_KEY_FINGERPRINT}), whose tokens anyone can reverse: make a real key with `linkwell keygen` (tests may set LINKWELL_ALLOW_TEST_KEY=1)"
+    );
     let spec = spec_for(args)?;
     let bar = progress::bytes_bar("tokenising", None);
     let on_progress = |p: Progress| {
@@ -135,6 +144,20 @@ pub fn run(args: &TokeniseArgs) -> anyhow::Result<()> {
         for r in summary.first_rejects.iter().take(5) {
             let _ = write!(msg, "\n    line {}: {}", r.line, r.reason);
         }
+    }
+    if spec.is_none() {
+        let fields: Vec<&str> = summary
+            .manifest
+            .schema
+            .fields
+            .iter()
+            .map(|f| f.column.as_str())
+            .collect();
+        let _ = write!(
+            msg,
+            "\n  default schema: encoded {}; other columns dropped (give --schema or --keep to change this)",
+            fields.join(", ")
+        );
     }
     eprintln!("{msg}");
     Ok(())

@@ -182,7 +182,10 @@ impl Kind {
             Kind::Date => "date".into(),
             Kind::Sex => "sex".into(),
             Kind::Postcode => "postcode".into(),
-            Kind::Text | Kind::Identifier => sanitise_name(column),
+            // Prefixed with the kind, so that a text column called
+            // `postcode` or `name` never shares a built-in kind's key.
+            Kind::Text => format!("text_{}", sanitise_name(column)),
+            Kind::Identifier => format!("identifier_{}", sanitise_name(column)),
         }
     }
 
@@ -231,6 +234,7 @@ impl Kind {
 pub fn sanitise_name(column: &str) -> String {
     let s: String = column
         .chars()
+        .take(50)
         .map(|c| {
             let c = c.to_ascii_lowercase();
             if c.is_ascii_lowercase() || c.is_ascii_digit() {
@@ -239,7 +243,6 @@ pub fn sanitise_name(column: &str) -> String {
                 '_'
             }
         })
-        .take(64)
         .collect();
     if s.is_empty() {
         "field".into()
@@ -886,7 +889,7 @@ formats = ["%d/%m/%Y"]
         .unwrap()
         .resolve(&header)
         .unwrap();
-        assert_eq!(s.fields[0].domain, "ssn");
+        assert_eq!(s.fields[0].domain, "identifier_ssn");
         assert_eq!(s.fields[1].encodings, [Encoding::Token, Encoding::Bloom]);
         assert_eq!(sanitise_name("Address Line 1"), "address_line_1");
     }

@@ -59,6 +59,12 @@ pub enum SecretError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The key file belongs to another user.
+    #[error("key file {} belongs to another user: a key must be owned by the account that uses it; copy it and `chmod 600` the copy", .path.display())]
+    Owner {
+        /// The file.
+        path: PathBuf,
+    },
     /// The key file is larger than any key file could be.
     #[error("key file {} is larger than {MAX_KEY_FILE_BYTES} bytes, so it is not a linkwell key: check the path", .0.display())]
     TooLarge(PathBuf),
@@ -233,13 +239,23 @@ impl Secret {
         }
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
             let mode = meta.permissions().mode() & 0o7777;
             if mode & 0o077 != 0 {
                 return Err(SecretError::Permissions {
                     path: path.to_path_buf(),
                     mode,
                 });
+            }
+            // Like ssh: the key must belong to whoever uses it. The
+            // process's own uid is that of /proc/self (Linux); elsewhere
+            // this check is skipped.
+            if let Ok(me) = std::fs::metadata("/proc/self") {
+                if meta.uid() != me.uid() {
+                    return Err(SecretError::Owner {
+                        path: path.to_path_buf(),
+                    });
+                }
             }
         }
         if meta.len() > MAX_KEY_FILE_BYTES {
@@ -440,6 +456,30 @@ mod tests {
         let e = Secret::load(&p).unwrap_err();
         assert!(matches!(e, SecretError::Permissions { mode: 0o640, .. }));
         assert!(e.to_string().contains("chmod 600"), "{e}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_key_owned_by_another_user_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.key");
+        Secret::generate_to_file(&p).unwrap();
+        // Only root can give a file away; elsewhere there is nothing to test.
+        let me = std::fs::metadata("/proc/self").unwrap().uid();
+        if me != 0 {
+            return;
+        }
+        let status = std::process::Command::new("chown")
+            .arg("65534")
+            .arg(&p)
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            return;
+        }
+        let e = Secret::load(&p).unwrap_err();
+        assert!(matches!(e, SecretError::Owner { .. }), "{e}");
+        assert!(e.to_string().contains("another user"));
     }
 
     #[test]

@@ -64,6 +64,16 @@ pub enum TokeniseError {
         /// Why.
         error: SchemaError,
     },
+    /// The id column holds identifiers, which would be written in clear.
+    #[error("{}: the id column {column:?} holds {what} in most of the first records, which would be written in clear: name a record-id column with --id-column (or `id_column` in the schema)", .path.display())]
+    IdLooksLikeIdentifier {
+        /// The input.
+        path: PathBuf,
+        /// The id column.
+        column: String,
+        /// What it seems to hold.
+        what: &'static str,
+    },
     /// Input and output are the same file.
     #[error("the output {} is the input: choose another output path", .0.display())]
     SameFile(PathBuf),
@@ -237,6 +247,49 @@ fn encode_chunk(
         all.written += p.written;
     }
     all
+}
+
+/// Whether most of the id column's first values are NHS numbers, dates of
+/// birth or postcodes: an extract whose first column is an identifier, used
+/// as the id by default, would otherwise leave in clear.
+fn id_holds_identifiers(records: &[ByteRecord], id: usize) -> Option<&'static str> {
+    let sample: Vec<&str> = records
+        .iter()
+        .take(1000)
+        .filter_map(|r| r.get(id))
+        .filter_map(|f| std::str::from_utf8(f).ok())
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    if sample.len() < 5 {
+        return None;
+    }
+    let formats: Vec<crate::normalise::date::DateFormat> = crate::normalise::date::DEFAULT_FORMATS
+        .iter()
+        .map(|f| crate::normalise::date::DateFormat::parse(f).expect("built-in format"))
+        .collect();
+    let most = |n: usize| n * 2 > sample.len();
+    let nhs = sample
+        .iter()
+        .filter(|s| crate::nhs::NhsNumber::parse(s).is_ok())
+        .count();
+    if most(nhs) {
+        return Some("NHS numbers");
+    }
+    let dates = sample
+        .iter()
+        .filter(|s| crate::normalise::date::parse(s, &formats).is_ok())
+        .count();
+    if most(dates) {
+        return Some("dates");
+    }
+    let postcodes = sample
+        .iter()
+        .filter(|s| crate::normalise::postcode::normalise(s).is_some())
+        .count();
+    if most(postcodes) {
+        return Some("postcodes");
+    }
+    None
 }
 
 /// Reads the header of a CSV stream.
@@ -422,6 +475,16 @@ pub fn tokenise_stream<R: Read + Send, W: Write + Send, X: Write + Send>(
                     break;
                 }
             };
+            if counts.read == 0 {
+                if let Some(what) = id_holds_identifiers(&buf[..n], layout.id) {
+                    failure = Some(TokeniseError::IdLooksLikeIdentifier {
+                        path: input_name.to_path_buf(),
+                        column: layout.names[layout.id].clone(),
+                        what,
+                    });
+                    break;
+                }
+            }
             let out = encode_chunk(&encoder, &layout, &buf[..n], pool);
             let mut rj = Vec::new();
             for r in &out.rejects {

@@ -302,9 +302,20 @@ pub struct ExtractOptions<'a> {
     pub include_unlinked_left: bool,
 }
 
-fn payload_of(d: &Dataset) -> Result<Vec<(String, &super::data::StrColumn)>, LinkError> {
+/// Payload columns that are also identifier fields of the file's schema
+/// (kept in clear with `--keep`): never written to an extract.
+pub fn identifier_payload(d: &Dataset) -> Vec<String> {
     d.payload_columns()
         .into_iter()
+        .filter(|c| d.manifest.schema.fields.iter().any(|f| &f.column == c))
+        .collect()
+}
+
+fn payload_of(d: &Dataset) -> Result<Vec<(String, &super::data::StrColumn)>, LinkError> {
+    let identifiers = identifier_payload(d);
+    d.payload_columns()
+        .into_iter()
+        .filter(|c| !identifiers.contains(c))
         .map(|c| match d.columns.get(&c) {
             Some(Column::Text(s)) => Ok((c, s)),
             _ => Err(LinkError::Invalid(format!(
@@ -316,8 +327,12 @@ fn payload_of(d: &Dataset) -> Result<Vec<(String, &super::data::StrColumn)>, Lin
 }
 
 /// Writes the linked research extract: for each link, the two records'
-/// pseudonyms, how they linked, and the payload (kept) columns of both
-/// sides. No record id and no token is written.
+/// pseudonyms, the method (deterministic or probabilistic), the match
+/// probability to three decimals, and the payload (kept) columns of both
+/// sides. No record id and no token is written; nor the rule's name (it can
+/// describe an event: a surname change, a move) or the match weight (its
+/// term-frequency part says how rare a person's name is); nor a kept
+/// column that is an identifier field of the schema.
 ///
 /// # Errors
 /// [`LinkError::Io`]; [`LinkError::Invalid`] if a dataset was loaded without
@@ -325,7 +340,6 @@ fn payload_of(d: &Dataset) -> Result<Vec<(String, &super::data::StrColumn)>, Lin
 pub fn write_extract(
     path: &Path,
     rows: &[LinkRow],
-    rule_names: &[String],
     left: &Dataset,
     right: &Dataset,
     opts: &ExtractOptions<'_>,
@@ -339,8 +353,6 @@ pub fn write_extract(
         format!("{}_pseudonym", opts.left_label),
         format!("{}_pseudonym", opts.right_label),
         "method".to_string(),
-        "rule".to_string(),
-        "match_weight".to_string(),
         "match_probability".to_string(),
     ];
     cols.extend(lp.iter().map(|(c, _)| format!("{}_{c}", opts.left_label)));
@@ -381,13 +393,11 @@ pub fn write_extract(
             b.push(b',');
             b.extend_from_slice(r.method.name().as_bytes());
             b.push(b',');
-            b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
-            b.push(b',');
-            b.extend_from_slice(fmt_f64(r.weight).as_bytes());
-            b.push(b',');
-            b.extend_from_slice(fmt_f64(r.probability).as_bytes());
+            if let Some(p) = r.probability {
+                b.extend_from_slice(format!("{p:.3}").as_bytes());
+            }
         } else {
-            b.extend_from_slice(b",,,,");
+            b.extend_from_slice(b",,");
         }
         for (_, s) in &lp {
             b.push(b',');
@@ -419,6 +429,49 @@ pub fn write_extract(
     }
     f.commit()?;
     Ok(written)
+}
+
+/// Writes scored candidate pairs, `left_id,right_id,match_weight,
+/// match_probability`, in the order given.
+///
+/// # Errors
+/// [`LinkError::Io`].
+pub fn write_scores(
+    path: &Path,
+    pairs: &[super::probabilistic::Scored],
+    left: &Dataset,
+    right: &Dataset,
+) -> Result<(), LinkError> {
+    let io = |e: std::io::Error| LinkError::Io(IoError::new("cannot write", path, e));
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(b"left_id,right_id,match_weight,match_probability\n")
+        .map_err(io)?;
+    for chunk in pairs.chunks(1 << 16) {
+        let parts: Vec<Vec<u8>> = chunk
+            .par_chunks(4096)
+            .map(|ps| {
+                let mut b = Vec::with_capacity(ps.len() * 48);
+                for p in ps {
+                    write_csv_field(&mut b, left.ids.get(p.left as usize).as_bytes());
+                    b.push(b',');
+                    write_csv_field(&mut b, right.ids.get(p.right as usize).as_bytes());
+                    b.push(b',');
+                    b.extend_from_slice(fmt_f64(Some(p.weight)).as_bytes());
+                    b.push(b',');
+                    b.extend_from_slice(
+                        fmt_f64(Some(super::probabilistic::probability(p.weight))).as_bytes(),
+                    );
+                    b.push(b'\n');
+                }
+                b
+            })
+            .collect();
+        for p in parts {
+            f.write_all(&p).map_err(io)?;
+        }
+    }
+    f.commit()?;
+    Ok(())
 }
 
 /// The clerical-review file beside a link table.

@@ -92,6 +92,10 @@ pub struct LinkRequest<'a> {
     pub review_sample: Option<usize>,
     /// Save the trained model here.
     pub save_model: Option<PathBuf>,
+    /// Write every scored candidate pair here (`left_id,right_id,
+    /// match_weight,match_probability`), for precision–recall curves below
+    /// the threshold. Inside the TRE only: it is far larger than the links.
+    pub scores: Option<PathBuf>,
     /// Progress: stage and records done.
     pub progress: &'a (dyn Fn(Stage, u64) + Sync),
     /// Messages about long steps (training).
@@ -291,12 +295,17 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
             _ => Prepared::new(spec, &left, &right, &dicts, left_ok, right_ok)?,
         };
         let threshold = model.spec.threshold_weight();
-        let band = if req.review_sample.is_some() {
-            10.0
+        let keep_from = if req.scores.is_some() {
+            f64::NEG_INFINITY
+        } else if req.review_sample.is_some() {
+            threshold - 10.0
         } else {
-            0.0
+            threshold
         };
-        let scores = scorer.score(&model, threshold - band);
+        let scores = scorer.score(&model, keep_from);
+        if let Some(p) = &req.scores {
+            output::write_scores(p, &scores.pairs, &left, &right)?;
+        }
         let chosen = prob::assign(&scores.pairs, threshold, cardinality);
         probabilistic_links = chosen.len() as u64;
         let weights = prob::Weights::new(&model, &scorer.comparer);
@@ -407,7 +416,6 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         Some(x) => Some(output::write_extract(
             &x.path,
             &rows,
-            &rule_names,
             &left,
             &right,
             &ExtractOptions {
