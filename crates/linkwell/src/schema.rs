@@ -506,7 +506,10 @@ impl SchemaSpec {
                     column: c.into(),
                     kind,
                     domain: None,
-                    encodings: None,
+                    // The nickname table holds forenames: a surname's
+                    // canonical form would only repeat its token.
+                    encodings: (c == "family_name")
+                        .then(|| vec![Encoding::Token, Encoding::Phonetic, Encoding::Bloom]),
                     formats: None,
                     bloom: None,
                 })
