@@ -9,7 +9,26 @@ use linkwell::secret::Secret;
 use crate::cli::{CardinalityArg, LinkArgs, MethodArg};
 use crate::progress;
 
+/// Refuses files encoded under the published test secret, outside tests.
+fn refuse_test_key(paths: &[&std::path::Path]) -> anyhow::Result<()> {
+    if std::env::var_os("LINKWELL_ALLOW_TEST_KEY").is_some() {
+        return Ok(());
+    }
+    for p in paths {
+        if let Ok(m) = linkwell::manifest::Manifest::read_for(p) {
+            anyhow::ensure!(
+                m.key_fingerprint != super::tokenise::TEST_KEY_FINGERPRINT,
+                "{} was encoded under linkwell's published test secret (fingerprint {}), whose tokens anyone can reverse: it must not hold real data; re-tokenise with a real key (tests may set LINKWELL_ALLOW_TEST_KEY=1)",
+                p.display(),
+                super::tokenise::TEST_KEY_FINGERPRINT
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
+    refuse_test_key(&[&args.left, &args.right])?;
     let rules = args
         .rules
         .as_deref()
@@ -182,6 +201,7 @@ fn stage_name(stage: Stage) -> &'static str {
 }
 
 pub fn train(args: &crate::cli::TrainArgs) -> anyhow::Result<()> {
+    refuse_test_key(&[&args.left, &args.right])?;
     let spec = match &args.model {
         Some(p) => {
             let text = std::fs::read_to_string(p)
