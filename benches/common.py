@@ -355,6 +355,30 @@ def write_nhs_only_schema(path: Path) -> Path:
     return path
 
 
+def versions(binary: Path | None = None, modules: Sequence[str] = ()) -> str:
+    """One line naming the versions benchmarked: linkwell (``--version`` and
+    the git commit of this tree), Python, and each named Python package."""
+    parts = []
+    if binary is not None:
+        r = subprocess.run([str(binary), "--version"], capture_output=True, text=True)
+        v = (r.stdout.strip() or "linkwell ?").replace("\n", " ")
+        g = subprocess.run(["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True)
+        if g.returncode == 0:
+            v += f" (commit {g.stdout.strip()})"
+        parts.append(v)
+    parts.append(f"Python {platform.python_version()}")
+    if modules:
+        from importlib import metadata
+
+        for m in modules:
+            try:
+                parts.append(f"{m} {metadata.version(m)}")
+            except metadata.PackageNotFoundError:
+                parts.append(f"{m} (not installed)")
+    return ", ".join(parts)
+
+
 def python_cmd() -> list:
     """The interpreter running this script (the bench venv's, normally)."""
     return [sys.executable]

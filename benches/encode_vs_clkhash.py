@@ -18,7 +18,7 @@ linkwell: ``linkwell tokenise --key-file KEY --input IN --output OUT`` with
 no schema: the default schema encodes every standard column present:
 - nhs_number: keyed token (after Modulus-11 validation);
 - given_name, family_name: token, canonical (nickname) token, phonetic
-  (Double Metaphone) token, initial token, and a keyed Bloom filter of padded
+  (Double Metaphone) token, and a keyed Bloom filter of padded
   bigrams (l = 1024 bits, k = 20 bits per bigram, keyed HMAC-SHA256 random
   hashing), each name its own filter;
 - date_of_birth: token, year, month, day, day/month-swapped tokens;

@@ -1,4 +1,4 @@
-"""Deterministic NHS-token join: DuckDB (today) vs. ``linkwell link`` (when built).
+"""Deterministic NHS-token join: DuckDB vs. ``linkwell link --method deterministic``.
 
     target/bench-venv/bin/python benches/join_vs_duckdb.py                     # 10M x 10M
     target/bench-venv/bin/python benches/join_vs_duckdb.py --left 1000000 --right 1000000
@@ -24,13 +24,25 @@ Needs the bench venv (duckdb, psutil) and a release build of linkwell.
    WHERE l.nhs_number_token <> '') TO OUT (HEADER)``
    i.e. CSV parsing, the hash join and writing ``left_id,right_id``, all
    timed. The result's row count is checked against the expected count.
-4. ``run_linkwell`` (clearly marked below) runs ``linkwell link --method
-   deterministic --left L --right R --output OUT --rules rules.toml`` with
-   rules.toml ``[[rule]] name = "nhs", keys = ["nhs_number_token"]``. That
-   subcommand does not exist yet: when the binary reports an unknown
-   subcommand the script says so and skips it, so the DuckDB side runs
-   today. When it runs, its (left_id, right_id) set is compared with
-   DuckDB's.
+4. ``run_linkwell`` runs ``linkwell link --method deterministic --left L
+   --right R --output OUT --rules rules.toml --cardinality C`` with
+   rules.toml ``[[rule]] name = "nhs", keys = ["nhs_number_token"]`` (one
+   rule: the NHS token), reading the same encoded CSVs (and their
+   manifests: linkwell checks the key fingerprint and the SHA-256 of each
+   file before linking, all timed), joining, and writing
+   ``left_id,right_id,rule`` plus its manifest. It runs twice, with
+   ``--cardinality one-to-one`` (the NHS <-> ONS setting) and
+   ``--cardinality many-to-many`` (DuckDB's inner-join semantics: every
+   pair sharing a key). Every valid number is distinct within each
+   generated file, so the two semantics coincide here and both must return
+   exactly DuckDB's pairs; the script checks each pair set against
+   DuckDB's. (With a key repeated on one side, one-to-one would report it
+   as ambiguous and link nothing on it, while the inner join and
+   many-to-many return every pair.)
+
+Each tool's runs are interleaved (DuckDB, linkwell one-to-one, linkwell
+many-to-many, then again, --repeat times) so that other work on the machine
+hits all of them alike; the table gives the median run and lists all.
 
 Prints a Markdown table: tool, pairs, wall time, CPU seconds, peak memory.
 """
@@ -39,6 +51,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -68,25 +82,19 @@ def duckdb_join(left: Path, right: Path, out: Path, threads: int | None) -> int:
     return con.execute(f"SELECT count(*) FROM read_csv('{out}', header = true)").fetchone()[0]
 
 
-# ==========================================================================
-# >>> run_linkwell: linkwell's own deterministic join. <<<
-# `linkwell link` is being built; until it exists this returns None and the
-# caller prints why. Adjust the command line here once its interface lands.
-# ==========================================================================
-def run_linkwell(left: Path, right: Path, out: Path, *, binary: Path, workdir: Path):
-    """Run ``linkwell link --method deterministic``; the Measurement, or
-    None when this linkwell has no ``link`` subcommand."""
+def run_linkwell(left: Path, right: Path, out: Path, *, binary: Path, workdir: Path, cardinality: str):
+    """``linkwell link --method deterministic`` with a one-rule rules file on
+    ``nhs_number_token``; its Measurement."""
     import common
 
-    if not common.subcommand_exists(binary, "link"):
-        return None
     rules = workdir / "rules.toml"
     rules.write_text(RULES_TOML, encoding="utf-8")
-    out.unlink(missing_ok=True)
+    for p in (out, Path(f"{out}.manifest.json"), Path(f"{out}.ambiguous.csv")):
+        p.unlink(missing_ok=True)
     return common.measure(
         [binary, "link", "--method", "deterministic", "--left", left, "--right", right, "--output", out,
-         "--rules", rules]
-    ).check("linkwell link --method deterministic")
+         "--rules", rules, "--cardinality", cardinality]
+    ).check(f"linkwell link --method deterministic --cardinality {cardinality}")
 
 
 def pair_set(path: Path, left_col: str = "left_id", right_col: str = "right_id") -> set:
@@ -103,6 +111,7 @@ def main() -> int:
     ap.add_argument("--right", type=int, default=10_000_000)
     ap.add_argument("--overlap", type=float, default=0.9)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each tool, interleaved")
     ap.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: DuckDB's, = cores)")
     ap.add_argument("--linkwell", help="linkwell binary (default: $LINKWELL or target/release/linkwell)")
     ap.add_argument("--workdir", type=Path, default=None, help="default /tmp/lwbench/join")
@@ -139,46 +148,78 @@ def main() -> int:
         print(m.stderr.strip().splitlines()[0], file=sys.stderr)
 
     out_duck = work / f"duckdb-{tag}.csv"
-    out_duck.unlink(missing_ok=True)
-    cmd = common.python_cmd() + [Path(__file__).resolve(), "--worker", "duckdb", "--l", enc_l, "--r", enc_r,
-                                 "--out", out_duck]
+    cmd_duck = common.python_cmd() + [Path(__file__).resolve(), "--worker", "duckdb", "--l", enc_l, "--r", enc_r,
+                                      "--out", out_duck]
     if a.threads:
-        cmd += ["--threads", str(a.threads)]
-    md = common.measure(cmd).check("DuckDB join")
-    n_duck = int(md.stdout.strip().splitlines()[-1])
-    print(f"duckdb: {md.wall_s:.2f}s, {n_duck:,} pairs (expected {expected:,})", file=sys.stderr)
+        cmd_duck += ["--threads", str(a.threads)]
+    cards = ["one-to-one", "many-to-many"]
+    runs: dict[str, list] = {"duckdb": [], **{c: [] for c in cards}}
+    n_duck = None
+    for rep in range(a.repeat):
+        print(f"run {rep + 1}/{a.repeat} (load {os.getloadavg()[0]:.2f})", file=sys.stderr)
+        out_duck.unlink(missing_ok=True)
+        md = common.measure(cmd_duck).check("DuckDB join")
+        n_duck = int(md.stdout.strip().splitlines()[-1])
+        runs["duckdb"].append(md)
+        print(f"  duckdb: {md.wall_s:.2f}s, {n_duck:,} pairs (expected {expected:,})", file=sys.stderr)
+        for c in cards:
+            ml = run_linkwell(enc_l, enc_r, work / f"linkwell-{tag}-{c}.csv", binary=lw, workdir=work,
+                              cardinality=c)
+            runs[c].append(ml)
+            print(f"  linkwell {c}: {ml.wall_s:.2f}s", file=sys.stderr)
 
-    rows = [["DuckDB inner join (read CSV, join, write CSV)", f"{n_duck:,}", f"{md.wall_s:.2f}", common.cpu(md),
-             common.mib(md.peak_rss), common.mib(md.peak_tree_rss), md.busy_before_pct]]
-    out_lw = work / f"linkwell-{tag}.csv"
-    ml = run_linkwell(enc_l, enc_r, out_lw, binary=lw, workdir=work)
-    lw_note = None
-    if ml is None:
-        lw_note = (f"linkwell link: SKIPPED - {lw} has no `link` subcommand yet "
-                   "(run_linkwell in this script will time it once it exists)")
-    else:
+    def med(lst):
+        walls = [m.wall_s for m in lst]
+        return lst[walls.index(statistics.median_low(walls))], walls
+
+    duck_pairs = pair_set(out_duck)
+    checks = [f"DuckDB: {len(duck_pairs):,} distinct pairs ({n_duck:,} rows), generator expected {expected:,}: "
+              f"{'OK' if n_duck == expected == len(duck_pairs) else 'MISMATCH'}"]
+    ok = n_duck == expected
+    rows = []
+    m, walls = med(runs["duckdb"])
+    rows.append(["DuckDB inner join (read CSV, join, write CSV)", f"{n_duck:,}", f"{m.wall_s:.2f}",
+                 ", ".join(f"{w:.2f}" for w in walls), common.cpu(m), common.mib(m.peak_rss),
+                 common.mib(m.peak_tree_rss), m.busy_before_pct])
+    for c in cards:
+        out_lw = work / f"linkwell-{tag}-{c}.csv"
         lw_pairs = pair_set(out_lw)
-        duck_pairs = pair_set(out_duck)
         same = lw_pairs == duck_pairs
-        lw_note = (f"linkwell link pairs vs DuckDB pairs: {'IDENTICAL' if same else 'DIFFERENT'} "
-                   f"(linkwell {len(lw_pairs):,}, DuckDB {len(duck_pairs):,}, "
-                   f"only linkwell {len(lw_pairs - duck_pairs):,}, only DuckDB {len(duck_pairs - lw_pairs):,})")
-        rows.append(["linkwell link --method deterministic", f"{len(lw_pairs):,}", f"{ml.wall_s:.2f}",
-                     common.cpu(ml), common.mib(ml.peak_rss), common.mib(ml.peak_tree_rss), ml.busy_before_pct])
+        ok = ok and same
+        checks.append(f"linkwell --cardinality {c} vs DuckDB: {'IDENTICAL' if same else 'DIFFERENT'} "
+                      f"(linkwell {len(lw_pairs):,}, only linkwell {len(lw_pairs - duck_pairs):,}, "
+                      f"only DuckDB {len(duck_pairs - lw_pairs):,})")
+        del lw_pairs
+        m, walls = med(runs[c])
+        rows.append([f"linkwell link --method deterministic --cardinality {c}", f"{len(duck_pairs) if same else -1:,}",
+                     f"{m.wall_s:.2f}", ", ".join(f"{w:.2f}" for w in walls), common.cpu(m),
+                     common.mib(m.peak_rss), common.mib(m.peak_tree_rss), m.busy_before_pct])
+        summary = [ln.strip() for ln in m.stderr.strip().splitlines() if ln.strip()]
+        checks.append(f"linkwell --cardinality {c} says: " + " | ".join(summary[:3]))
 
     print()
     print(f"### deterministic join on nhs_number_token: {a.left:,} x {a.right:,} encoded rows "
-          f"(overlap {a.overlap:g}; expected {expected:,} pairs)")
+          f"(overlap {a.overlap:g}; expected {expected:,} pairs), median of {a.repeat}")
     print()
-    print(common.md_table(["tool", "pairs", "wall s", "CPU s (user+sys)", "peak RSS", "peak tree RSS",
-                           "CPU busy % before start"], rows))
+    print(f"- machine: {common.machine_line()}; date {common.today()}")
+    print(f"- versions: {common.versions(lw, ['duckdb'])}")
     print()
-    print(f"pairs check: DuckDB found {n_duck:,}, generator expected {expected:,}: "
-          f"{'OK' if n_duck == expected else 'MISMATCH'}")
-    print(lw_note)
-    print("tokenising the inputs (not part of the join times): "
-          + "; ".join(f"{n:,} rows {m.wall_s:.2f}s" for n, m in ((a.left, tok[0]), (a.right, tok[1]))))
-    return 0 if n_duck == expected else 1
+    print(common.md_table(["tool", "pairs", "wall s (median)", "all runs s", "CPU s (user+sys)", "peak RSS",
+                           "peak tree RSS", "CPU busy % before start"], rows, with_machine=False))
+    print()
+    dm, _ = med(runs["duckdb"])
+    for c in cards:
+        lm, _ = med(runs[c])
+        print(f"- DuckDB / linkwell {c}: wall {dm.wall_s / lm.wall_s:.2f}x, CPU "
+              f"{(dm.cpu_s or 0) / (lm.cpu_s or 1):.2f}x, peak RSS {(lm.peak_rss or 0) / (dm.peak_rss or 1):.2f} of DuckDB's")
+    for line in checks:
+        print(f"- {line}")
+    print("- tokenising the inputs (not part of the join times): "
+          + "; ".join(f"{n:,} rows {m.wall_s:.2f}s (CPU {common.cpu(m)})"
+                      for n, m in ((a.left, tok[0]), (a.right, tok[1]))))
+    print(f"- encoded inputs: {enc_l} ({enc_l.stat().st_size / 1e6:,.0f} MB), {enc_r} "
+          f"({enc_r.stat().st_size / 1e6:,.0f} MB)")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
