@@ -392,6 +392,7 @@ impl<'a> Prepared<'a> {
         report("comparing candidate pairs");
         let per_rule: Vec<(PatternCounts, PatternCounts)> =
             (0..spec.blocking.len()).map(|r| self.patterns(r)).collect();
+        let mut m_weight: Vec<f64> = vec![0.0; nc];
         for &s in &sessions {
             let name = &spec.blocking[s].name;
             let fixed: Vec<bool> = (0..nc).map(|c| self.blocked_on(c, s)).collect();
@@ -410,6 +411,12 @@ impl<'a> Prepared<'a> {
                 spec.settings.em_max_iterations,
                 spec.settings.em_tolerance,
             );
+            // Each session's m counts in proportion to the matches it saw
+            // (its match share times its pairs): a rule that blocks few
+            // pairs gives a noisy estimate and must not weigh as much as one
+            // that saw thousands of matches.
+            let pairs: u64 = pats.iter().map(|p| p.1).sum();
+            let matches = iters.last().map_or(0.0, |it| it.lambda) * pairs as f64;
             if let Some(last) = iters.last() {
                 report(&format!(
                     "EM on {name}: {} iterations, last max change {:.2e}, match share {:.4}",
@@ -427,8 +434,9 @@ impl<'a> Prepared<'a> {
             for c in 0..nc {
                 if !fixed[c] {
                     for (a, b) in m_sum[c].iter_mut().zip(&m[c]) {
-                        *a += b;
+                        *a += b * matches;
                     }
+                    m_weight[c] += matches;
                     trained_in[c].push(name.clone());
                 }
             }
@@ -441,7 +449,7 @@ impl<'a> Prepared<'a> {
                     spec_c.name
                 )));
             }
-            let k = trained_in[c].len() as f64;
+            let k = m_weight[c].max(f64::MIN_POSITIVE);
             let m = normalise(m_sum[c].iter().map(|x| x / k).collect());
             let weights = monotone_weights(&m, &u[c]);
             comparisons.push(ComparisonParams {
