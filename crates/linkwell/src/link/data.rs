@@ -12,11 +12,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use csv::ByteRecord;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -437,23 +436,39 @@ pub fn load(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Dataset, LinkError> {
     let file = File::open(path).map_err(|e| IoError::new("cannot read", path, e))?;
-    let hashing = TeeReader::new(file);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(BufReader::with_capacity(1 << 20, hashing));
+    let mut source = TeeReader::new(file);
     let bad = |line: u64, message: String| LinkError::BadData {
         path: path.to_path_buf(),
         line,
         message,
     };
-    let header: Vec<String> = rdr
-        .byte_headers()
+    let read_err = |e: std::io::Error| LinkError::Io(IoError::new("cannot read", path, e));
+    // The header: read until the first record's end.
+    let mut carry: Vec<u8> = Vec::new();
+    let header_end = loop {
+        if let Some(end) = first_record_end(&carry) {
+            break end;
+        }
+        if read_block(&mut source, &mut carry, BLOCK).map_err(read_err)? == 0 {
+            break carry.len();
+        }
+    };
+    let header: Vec<String> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(&carry[..header_end])
+        .byte_records()
+        .next()
+        .transpose()
         .map_err(|e| bad(1, e.to_string()))?
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).into_owned())
-        .collect();
+        .map(|h| {
+            h.iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let header_lines = newlines(&carry[..header_end]);
+    carry.drain(..header_end);
     let expected: Vec<&str> = manifest.columns.iter().map(|c| c.name.as_str()).collect();
     if header != expected {
         return Err(bad(
@@ -571,89 +586,81 @@ pub fn load(
         }
     }
 
-    const CHUNK: usize = 32_768;
     let reader_result = std::thread::scope(|scope| -> Result<(u64, [u8; 32], u64), LinkError> {
-        let (tx, rx) = mpsc::sync_channel::<(Vec<ByteRecord>, usize)>(2);
-        let (pool_tx, pool_rx) = mpsc::channel::<Vec<ByteRecord>>();
-        let reader = scope.spawn(move || -> Result<([u8; 32], u64), (u64, String)> {
-            loop {
-                let mut buf = pool_rx.try_recv().unwrap_or_default();
-                let mut n = 0;
-                while n < CHUNK {
-                    if buf.len() == n {
-                        buf.push(ByteRecord::new());
-                    }
-                    match rdr.read_byte_record(&mut buf[n]) {
-                        Ok(true) => n += 1,
-                        Ok(false) => break,
-                        Err(e) => {
-                            let line = e.position().map_or(0, |p| p.line());
-                            return Err((line, e.to_string()));
-                        }
-                    }
-                }
-                let done = n < CHUNK;
-                if n > 0 && tx.send((buf, n)).is_err() {
-                    return Err((0, "stopped".into()));
-                }
-                if done {
-                    drop(tx);
-                    return Ok(rdr.into_inner().into_inner().finish());
-                }
-            }
+        // The reader thread only reads and cuts the file into blocks that
+        // end at a record boundary; parsing happens on all cores.
+        let (tx, rx) = mpsc::sync_channel::<(Vec<u8>, u64)>(2);
+        let reader = scope.spawn(move || -> Result<([u8; 32], u64), std::io::Error> {
+            cut_blocks(
+                &mut source,
+                &mut carry,
+                BLOCK,
+                1 + header_lines,
+                |b, line| tx.send((b, line)).is_ok(),
+            )?;
+            drop(tx);
+            Ok(source.finish())
         });
         let mut rows = 0u64;
         let mut failure: Option<LinkError> = None;
-        for (buf, n) in rx {
-            if failure.is_some() {
-                continue;
-            }
-            let recs = &buf[..n];
-            // Decode in parallel: per column, per record, the token bytes or
-            // filter words (or nothing).
-            // Decode in parallel over columns and over slices of records.
-            let decoded: Result<Vec<Decoded>, LinkError> = plan
-                .iter()
-                .map(|(ci, name, how, _)| {
-                    let parts: Result<Vec<Decoded>, LinkError> = recs
-                        .par_chunks(4096)
-                        .map(|part| decode_column(part, *ci, name, *how, width, &bad))
-                        .collect();
-                    parts.map(Decoded::concat)
-                })
-                .collect();
-            let decoded = match decoded {
-                Ok(d) => d,
-                Err(e) => {
-                    failure = Some(e);
-                    continue;
+        // Parsing block N+1 overlaps with interning block N (interning is
+        // partly serial), so both cores stay busy.
+        let mut pending: Option<Vec<Slice>> = None;
+        let mut absorb = |parts: Vec<Slice>| {
+            let mut columns: Vec<Vec<Decoded>> = plan.iter().map(|_| Vec::new()).collect();
+            for part in parts {
+                rows += part.rows;
+                for id in part.ids.chunks_exact(2) {
+                    ids.push(&part.id_bytes[id[0] as usize..id[1] as usize]);
                 }
-            };
-            for r in recs {
-                if r.len() != width {
-                    failure = Some(bad(
-                        r.position().map_or(0, |p| p.line()),
-                        format!("has {} fields but the header has {width}", r.len()),
-                    ));
-                    break;
+                for (c, d) in columns.iter_mut().zip(part.decoded) {
+                    c.push(d);
                 }
-                ids.push(&r[id_index]);
             }
-            if failure.is_some() {
-                continue;
-            }
-            for ((col, dec), (_, _, _, domain)) in out.iter_mut().zip(decoded).zip(&plan) {
+            for ((col, parts), (_, _, _, domain)) in out.iter_mut().zip(columns).zip(&plan) {
                 let d = domain.as_deref().unwrap_or("");
-                intern_into(col, dec, d, dicts);
+                intern_into(col, Decoded::concat(parts), d, dicts);
             }
-            rows += n as u64;
             progress(rows);
-            let _ = pool_tx.send(buf);
+        };
+        for (block, first_line) in rx {
+            if failure.is_some() {
+                continue;
+            }
+            // Parse and decode slices of the block in parallel, each slice's
+            // records decoded while they are still in cache.
+            let parse = || -> Result<Vec<Slice>, LinkError> {
+                split_block(&block, first_line, 1 << 20)
+                    .par_iter()
+                    .map(|&(range, line0)| {
+                        parse_slice(
+                            &block[range.0..range.1],
+                            line0,
+                            width,
+                            id_index,
+                            &plan,
+                            &bad,
+                        )
+                    })
+                    .collect()
+            };
+            let previous = pending.take();
+            let (parts, ()) = rayon::join(parse, || {
+                if let Some(p) = previous {
+                    absorb(p);
+                }
+            });
+            match parts {
+                Ok(p) => pending = Some(p),
+                Err(e) => failure = Some(e),
+            }
         }
-        let (digest, bytes) = reader
-            .join()
-            .expect("reader thread")
-            .map_err(|(line, message)| bad(line, message))?;
+        if failure.is_none() {
+            if let Some(p) = pending.take() {
+                absorb(p);
+            }
+        }
+        let (digest, bytes) = reader.join().expect("reader thread").map_err(read_err)?;
         // An altered file is reported as altered, even when the alteration
         // also broke its CSV.
         if crate::hex::encode(&digest) != manifest.data_sha256 || bytes != manifest.data_bytes {
@@ -689,6 +696,267 @@ pub fn load(
     })
 }
 
+/// Bytes read from the file at a time.
+const BLOCK: usize = 8 << 20;
+
+/// Reads up to `n` more bytes onto the end of `buf`; 0 at end of file.
+fn read_block(src: &mut impl Read, buf: &mut Vec<u8>, n: usize) -> std::io::Result<usize> {
+    let start = buf.len();
+    buf.resize(start + n, 0);
+    let mut got = 0;
+    while got < n {
+        match src.read(&mut buf[start + got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(start + got);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(start + got);
+    Ok(got)
+}
+
+/// Reads `src` to its end in blocks of about `block` bytes that each end
+/// at a record boundary, after whatever `carry` already holds; hands each
+/// to `send` with its first line number until `send` says stop.
+fn cut_blocks(
+    src: &mut impl Read,
+    carry: &mut Vec<u8>,
+    block: usize,
+    mut line: u64,
+    mut send: impl FnMut(Vec<u8>, u64) -> bool,
+) -> std::io::Result<()> {
+    loop {
+        let n = read_block(src, carry, block)?;
+        let cut = if n == 0 {
+            carry.len()
+        } else {
+            match last_record_end(carry) {
+                Some(c) => c,
+                None => continue, // one record longer than a block
+            }
+        };
+        if cut > 0 {
+            let rest = carry.split_off(cut);
+            let whole = std::mem::replace(carry, rest);
+            let lines = newlines(&whole);
+            if !send(whole, line) {
+                return Ok(());
+            }
+            line += lines;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Number of line feeds.
+fn newlines(b: &[u8]) -> u64 {
+    b.iter().filter(|&&c| c == b'\n').count() as u64
+}
+
+/// The end (one past the line feed) of the first record, if `b` holds a
+/// whole one: the first line feed outside quotes.
+fn first_record_end(b: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The end of the last whole record in `b` (which starts at a record
+/// boundary): the last line feed outside quotes. Encoded files rarely hold
+/// a quote (only ids and payload can), so the common case is one reverse
+/// search.
+fn last_record_end(b: &[u8]) -> Option<usize> {
+    if !b.contains(&b'"') {
+        return b.iter().rposition(|&c| c == b'\n').map(|i| i + 1);
+    }
+    let mut quoted = false;
+    let mut last = None;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => last = Some(i + 1),
+            _ => {}
+        }
+    }
+    last
+}
+
+/// Cuts a block into slices of about `target` bytes at record boundaries,
+/// with each slice's first line number. A block holding quotes is one
+/// slice (a quoted field may hold a line feed).
+fn split_block(block: &[u8], first_line: u64, target: usize) -> Vec<((usize, usize), u64)> {
+    if block.contains(&b'"') || block.len() <= target {
+        return vec![((0, block.len()), first_line)];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut line = first_line;
+    while start < block.len() {
+        let mut end = (start + target).min(block.len());
+        if end < block.len() {
+            end = match block[end..].iter().position(|&c| c == b'\n') {
+                Some(k) => end + k + 1,
+                None => block.len(),
+            };
+        }
+        out.push(((start, end), line));
+        line += newlines(&block[start..end]);
+        start = end;
+    }
+    out
+}
+
+/// One parsed and decoded slice of a block.
+struct Slice {
+    rows: u64,
+    id_bytes: Vec<u8>,
+    /// Pairs of (start, end) into `id_bytes`.
+    ids: Vec<u32>,
+    decoded: Vec<Decoded>,
+}
+
+/// Records parsed into one flat buffer: no allocation per record.
+struct Flat {
+    data: Vec<u8>,
+    /// Absolute end offsets in `data` of every field of every record.
+    ends: Vec<usize>,
+    /// Per record: (start in `data`, first index in `ends`, field count,
+    /// line).
+    recs: Vec<(usize, usize, usize, u64)>,
+}
+
+impl Flat {
+    fn len(&self) -> usize {
+        self.recs.len()
+    }
+    fn fields(&self, r: usize) -> usize {
+        self.recs[r].2
+    }
+    fn line(&self, r: usize) -> u64 {
+        self.recs[r].3
+    }
+    #[inline]
+    fn field(&self, r: usize, c: usize) -> &[u8] {
+        let (start, ei, _, _) = self.recs[r];
+        let s = if c == 0 { start } else { self.ends[ei + c - 1] };
+        &self.data[s..self.ends[ei + c]]
+    }
+
+    /// Parses `bytes` (whole records) with csv-core.
+    fn parse(bytes: &[u8], line0: u64) -> Result<Flat, (u64, String)> {
+        use csv_core::ReadRecordResult as R;
+        let mut rdr = csv_core::ReaderBuilder::new().build();
+        rdr.set_line(line0);
+        let mut f = Flat {
+            data: vec![0; bytes.len() + 64],
+            ends: vec![0; 4096],
+            recs: Vec::new(),
+        };
+        let (mut inp, mut out, mut nends) = (0usize, 0usize, 0usize);
+        // csv-core does not count line feeds inside quotes; a file's line
+        // numbers do, so with quotes about, count them ourselves (from the
+        // record's first byte, past blank lines).
+        // csv-core may also stop between a carriage return and its line feed.
+        let quoted = bytes.contains(&b'"') || bytes.contains(&b'\r');
+        let (mut counted, mut line_at) = (0usize, line0);
+        loop {
+            let line = if quoted {
+                let mut k = inp;
+                while matches!(bytes.get(k), Some(b'\r' | b'\n')) {
+                    k += 1;
+                }
+                line_at += newlines(&bytes[counted..k]);
+                counted = k;
+                line_at
+            } else {
+                rdr.line()
+            };
+            let (rec_start, rec_ends) = (out, nends);
+            loop {
+                let input = &bytes[inp..];
+                let (res, nin, nout, nend) =
+                    rdr.read_record(input, &mut f.data[out..], &mut f.ends[nends..]);
+                // csv-core gives field ends relative to the record's start.
+                for e in &mut f.ends[nends..nends + nend] {
+                    *e += rec_start;
+                }
+                inp += nin;
+                out += nout;
+                nends += nend;
+                match res {
+                    R::InputEmpty => {
+                        if input.is_empty() {
+                            return Err((line, "unexpected end of data".into()));
+                        }
+                    }
+                    R::OutputFull => {
+                        let n = f.data.len();
+                        f.data.resize(n * 2, 0);
+                    }
+                    R::OutputEndsFull => {
+                        let n = f.ends.len();
+                        f.ends.resize(n * 2, 0);
+                    }
+                    R::Record => {
+                        f.recs.push((rec_start, rec_ends, nends - rec_ends, line));
+                        break;
+                    }
+                    R::End => {
+                        f.data.truncate(out);
+                        return Ok(f);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn parse_slice(
+    bytes: &[u8],
+    line0: u64,
+    width: usize,
+    id_index: usize,
+    plan: &[(usize, String, Load, Option<String>)],
+    bad: &(dyn Fn(u64, String) -> LinkError + Sync),
+) -> Result<Slice, LinkError> {
+    let recs = Flat::parse(bytes, line0).map_err(|(line, m)| bad(line, m))?;
+    let mut id_bytes = Vec::with_capacity(recs.len() * 16);
+    let mut ids = Vec::with_capacity(recs.len() * 2);
+    for r in 0..recs.len() {
+        if recs.fields(r) != width {
+            return Err(bad(
+                recs.line(r),
+                format!("has {} fields but the header has {width}", recs.fields(r)),
+            ));
+        }
+        ids.push(id_bytes.len() as u32);
+        id_bytes.extend_from_slice(recs.field(r, id_index));
+        ids.push(id_bytes.len() as u32);
+    }
+    let decoded = plan
+        .iter()
+        .map(|(ci, name, how, _)| decode_column(&recs, *ci, name, *how, bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Slice {
+        rows: recs.len() as u64,
+        id_bytes,
+        ids,
+        decoded,
+    })
+}
+
 enum Decoded {
     Tokens(Vec<Option<[u8; 32]>>),
     TokenSets(Vec<Vec<[u8; 32]>>),
@@ -717,30 +985,19 @@ impl Decoded {
 }
 
 fn decode_column(
-    recs: &[ByteRecord],
+    recs: &Flat,
     ci: usize,
     name: &str,
     how: Load,
-    width: usize,
     bad: &(dyn Fn(u64, String) -> LinkError + Sync),
 ) -> Result<Decoded, LinkError> {
-    fn line(r: &ByteRecord) -> u64 {
-        r.position().map_or(0, |p| p.line())
-    }
-    let field = |r: &ByteRecord| -> Result<std::ops::Range<usize>, LinkError> {
-        if r.len() != width {
-            return Err(bad(
-                line(r),
-                format!("has {} fields but the header has {width}", r.len()),
-            ));
-        }
-        Ok(r.range(ci).expect("checked width"))
-    };
+    let line = |r: usize| recs.line(r);
+    let field = |r: usize| -> Result<&[u8], LinkError> { Ok(recs.field(r, ci)) };
     Ok(match how {
         Load::Token => Decoded::Tokens(
-            recs.iter()
+            (0..recs.len())
                 .map(|r| {
-                    let f = &r.as_slice()[field(r)?];
+                    let f = field(r)?;
                     if f.is_empty() {
                         return Ok(None);
                     }
@@ -756,9 +1013,9 @@ fn decode_column(
                 .collect::<Result<_, _>>()?,
         ),
         Load::TokenSet => Decoded::TokenSets(
-            recs.iter()
+            (0..recs.len())
                 .map(|r| {
-                    let f = &r.as_slice()[field(r)?];
+                    let f = field(r)?;
                     if f.is_empty() {
                         return Ok(Vec::new());
                     }
@@ -778,9 +1035,9 @@ fn decode_column(
                 .collect::<Result<_, _>>()?,
         ),
         Load::Bloom(words) => Decoded::Blooms(
-            recs.iter()
+            (0..recs.len())
                 .map(|r| {
-                    let f = &r.as_slice()[field(r)?];
+                    let f = field(r)?;
                     if f.is_empty() {
                         return Ok(None);
                     }
@@ -798,9 +1055,9 @@ fn decode_column(
                 .collect::<Result<_, _>>()?,
         ),
         Load::Text => Decoded::Text(
-            recs.iter()
+            (0..recs.len())
                 .map(|r| {
-                    let f = &r.as_slice()[field(r)?];
+                    let f = field(r)?;
                     if std::str::from_utf8(f).is_err() {
                         return Err(bad(line(r), format!("column {name} is not valid UTF-8")));
                     }
@@ -837,5 +1094,120 @@ fn intern_into(col: &mut Column, dec: Decoded, domain: &str, dicts: &mut Diction
             }
         }
         _ => unreachable!("decoded as planned"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every record of `bytes` with its line, as the block reader sees it.
+    fn via_blocks(bytes: &[u8], block: usize, target: usize) -> Vec<(Vec<Vec<u8>>, u64)> {
+        let mut blocks = Vec::new();
+        let mut carry = Vec::new();
+        cut_blocks(&mut &bytes[..], &mut carry, block, 1, |b, line| {
+            blocks.push((b, line));
+            true
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        for (b, line) in blocks {
+            for ((s, e), line0) in split_block(&b, line, target) {
+                let f = Flat::parse(&b[s..e], line0).unwrap();
+                for r in 0..f.len() {
+                    let fields = (0..f.fields(r)).map(|c| f.field(r, c).to_vec()).collect();
+                    out.push((fields, f.line(r)));
+                }
+            }
+        }
+        out
+    }
+
+    /// The same, as the csv crate reads it.
+    fn via_csv(bytes: &[u8]) -> Vec<(Vec<Vec<u8>>, u64)> {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        r.byte_records()
+            .map(|rec| {
+                let rec = rec.unwrap();
+                // The line of the file the record starts on.
+                // (csv's position may sit on the terminator before it.)
+                let mut at = rec.position().unwrap().byte() as usize;
+                while matches!(bytes.get(at), Some(b'\r' | b'\n')) {
+                    at += 1;
+                }
+                let line = 1 + newlines(&bytes[..at]);
+                (rec.iter().map(<[u8]>::to_vec).collect(), line)
+            })
+            .collect()
+    }
+
+    fn write(records: &[Vec<String>], crlf: bool) -> Vec<u8> {
+        let mut w = csv::WriterBuilder::new()
+            .flexible(true)
+            .terminator(if crlf {
+                csv::Terminator::CRLF
+            } else {
+                csv::Terminator::Any(b'\n')
+            })
+            .from_writer(Vec::new());
+        for r in records {
+            w.write_record(r).unwrap();
+        }
+        w.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_last_record_without_a_line_feed_is_read() {
+        let got = via_blocks(b"a,b\nc,d", 3, 2);
+        assert_eq!(got, via_csv(b"a,b\nc,d"));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1], (vec![b"c".to_vec(), b"d".to_vec()], 2));
+    }
+
+    #[test]
+    fn a_quoted_line_feed_does_not_end_a_record() {
+        let bytes = b"id,x\n\"a\nb\",\"c,\"\"d\"\"\"\ne,f\n";
+        let got = via_blocks(bytes, 4, 2);
+        assert_eq!(got, via_csv(bytes));
+        assert_eq!(got[1].0, vec![b"a\nb".to_vec(), b"c,\"d\"".to_vec()]);
+        assert_eq!(got[2].1, 4);
+    }
+
+    proptest! {
+        /// Whatever the block and slice sizes, the block reader yields the
+        /// records and line numbers the csv crate does.
+        #[test]
+        fn blocks_read_what_csv_reads(
+            records in prop::collection::vec(
+                prop::collection::vec("[ab,\"\n\r x]{0,6}", 1..4), 0..30),
+            crlf in any::<bool>(),
+            block in 1usize..64,
+            target in 1usize..32,
+        ) {
+            let bytes = write(&records, crlf);
+            prop_assert_eq!(via_blocks(&bytes, block, target), via_csv(&bytes));
+        }
+
+        /// Arbitrary bytes never panic the block reader, and it sees as many
+        /// records as the csv crate.
+        #[test]
+        fn arbitrary_bytes_do_not_panic(bytes in prop::collection::vec(
+            prop::sample::select(b"ab,\"\n\r".to_vec()), 0..80), block in 1usize..16) {
+            let mut carry = Vec::new();
+            let mut n = 0;
+            cut_blocks(&mut &bytes[..], &mut carry, block, 1, |b, line| {
+                for ((s, e), l) in split_block(&b, line, 4) {
+                    if let Ok(f) = Flat::parse(&b[s..e], l) {
+                        n += f.len();
+                    }
+                }
+                true
+            }).unwrap();
+            prop_assert!(n <= bytes.len() + 1);
+        }
     }
 }

@@ -39,6 +39,34 @@ use super::{check_comparable, Cardinality, KeyPart, LinkError};
 /// Distinct patterns and how many pairs have each, sorted by pattern.
 type PatternCounts = Vec<(Pattern, u64)>;
 
+/// A hasher for patterns: two multiply-xorshift rounds over the halves (the
+/// keys are our own small integers, not attacker-chosen).
+#[derive(Default, Clone, Copy)]
+struct PatternHasher(u64);
+
+impl std::hash::Hasher for PatternHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        let h = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.write_u64(v as u64);
+        self.write_u64((v >> 64) as u64);
+    }
+}
+
+type PatternMap = HashMap<Pattern, u64, std::hash::BuildHasherDefault<PatternHasher>>;
+
 /// Smallest m or u probability used in a weight.
 const FLOOR: f64 = 1e-9;
 
@@ -228,27 +256,49 @@ impl<'a> Prepared<'a> {
     /// them (for EM on this rule) and those no earlier rule produced (each
     /// candidate pair counted once).
     fn patterns(&self, rule: usize) -> (PatternCounts, PatternCounts) {
-        type Maps = (HashMap<Pattern, u64>, HashMap<Pattern, u64>);
+        type Maps = (PatternMap, PatternMap);
         let (all, new): Maps = self.groups[rule]
             .par_iter()
             .fold(
-                || (HashMap::new(), HashMap::new()),
+                || (PatternMap::default(), PatternMap::default()),
                 |(mut all, mut new): Maps, g| {
+                    // Runs of one pattern are common (most pairs in a block
+                    // disagree on everything but the block's key): count a
+                    // run locally and touch the maps once per run.
+                    let mut run: Option<(Pattern, u64, u64)> = None;
                     for &l in g.left {
                         for &r in g.right {
                             let (l, r) = (l as usize, r as usize);
                             let p = self.comparer.pattern(l, r);
-                            *all.entry(p).or_insert(0) += 1;
-                            if !blocked_earlier(&self.blocking, rule, l, r) {
-                                *new.entry(p).or_insert(0) += 1;
+                            let fresh = u64::from(!blocked_earlier(&self.blocking, rule, l, r));
+                            match &mut run {
+                                Some((q, n, f)) if *q == p => {
+                                    *n += 1;
+                                    *f += fresh;
+                                }
+                                _ => {
+                                    if let Some((q, n, f)) = run.take() {
+                                        *all.entry(q).or_insert(0) += n;
+                                        if f > 0 {
+                                            *new.entry(q).or_insert(0) += f;
+                                        }
+                                    }
+                                    run = Some((p, 1, fresh));
+                                }
                             }
+                        }
+                    }
+                    if let Some((q, n, f)) = run {
+                        *all.entry(q).or_insert(0) += n;
+                        if f > 0 {
+                            *new.entry(q).or_insert(0) += f;
                         }
                     }
                     (all, new)
                 },
             )
             .reduce(
-                || (HashMap::new(), HashMap::new()),
+                || (PatternMap::default(), PatternMap::default()),
                 |(mut a, mut b), (c, d)| {
                     for (k, v) in c {
                         *a.entry(k).or_insert(0) += v;
@@ -259,7 +309,7 @@ impl<'a> Prepared<'a> {
                     (a, b)
                 },
             );
-        let sorted = |m: HashMap<Pattern, u64>| {
+        let sorted = |m: PatternMap| {
             let mut v: Vec<(Pattern, u64)> = m.into_iter().collect();
             v.sort_unstable();
             v
@@ -472,7 +522,7 @@ impl<'a> Prepared<'a> {
         };
         report("estimating the prior");
         let raw = self.raw_pair_counts();
-        let mut merged: HashMap<Pattern, u64> = HashMap::new();
+        let mut merged = PatternMap::default();
         for (i, b) in spec.blocking.iter().enumerate() {
             let new = &per_rule[i].1;
             model.blocking_pairs.push(BlockingCount {
