@@ -48,20 +48,29 @@ fn finish(mut state: [u32; 8], msg: &[u8], prefix_len: u64) -> [u8; 32] {
         compress(&mut state, block);
     }
     let rem = chunks.remainder();
+    let bits = (prefix_len + msg.len() as u64) * 8;
+    if rem.len() + 9 <= BLOCK {
+        // The common case (every token): one padded block.
+        let mut buf = [0u8; BLOCK];
+        buf[..rem.len()].copy_from_slice(rem);
+        buf[rem.len()] = 0x80;
+        buf[BLOCK - 8..].copy_from_slice(&bits.to_be_bytes());
+        compress(&mut state, &buf);
+        return digest(state);
+    }
+    // The padding does not fit after the remainder: two blocks.
     let mut buf = [0u8; 2 * BLOCK];
     buf[..rem.len()].copy_from_slice(rem);
     buf[rem.len()] = 0x80;
-    let end = if rem.len() + 9 <= BLOCK {
-        BLOCK
-    } else {
-        2 * BLOCK
-    };
-    let bits = (prefix_len + msg.len() as u64) * 8;
-    buf[end - 8..end].copy_from_slice(&bits.to_be_bytes());
+    buf[2 * BLOCK - 8..].copy_from_slice(&bits.to_be_bytes());
     compress(&mut state, &buf[..BLOCK]);
-    if end == 2 * BLOCK {
-        compress(&mut state, &buf[BLOCK..]);
-    }
+    compress(&mut state, &buf[BLOCK..]);
+    digest(state)
+}
+
+/// The big-endian bytes of a final state.
+#[inline]
+fn digest(state: [u32; 8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     for (o, w) in out.chunks_exact_mut(4).zip(state) {
         o.copy_from_slice(&w.to_be_bytes());
