@@ -179,8 +179,10 @@ struct Caches {
     fields: Vec<FieldCache>,
 }
 
-/// Raw value (and salt) → rendered cells and status.
-type Rendered = HashMap<Box<[u8]>, (Box<[u8]>, Status)>;
+/// Raw value (and salt) → rendered cells and status; hashed like the memos
+/// (the data owner's own values on their own machine, not adversarial).
+type Rendered =
+    HashMap<Box<[u8]>, (Box<[u8]>, Status), std::hash::BuildHasherDefault<crate::memo::KeyHasher>>;
 
 #[derive(Default)]
 struct FieldCache {
@@ -457,7 +459,7 @@ impl Encoder {
                     && (cache.hits as f64) < MIN_HIT_RATE * cache.lookups as f64
                 {
                     cache.off = true;
-                    cache.map = HashMap::new();
+                    cache.map = Rendered::default();
                     return status;
                 }
                 if cache.map.len() >= CACHE_LIMIT {

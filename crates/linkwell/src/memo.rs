@@ -24,8 +24,10 @@ pub(crate) fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The memo key: instance id, length, value bytes.
-pub(crate) type Key = [u8; 40];
+/// The memo key: instance id, then length and value bytes packed into
+/// little-endian words (words, not bytes, so that comparing two keys is
+/// five integer compares rather than a call to `memcmp`).
+pub(crate) type Key = [u64; 5];
 
 /// Builds the memo key, or `None` when the value is too long.
 #[inline]
@@ -34,41 +36,61 @@ pub(crate) fn key(id: u64, parts: &[&[u8]]) -> Option<Key> {
     if len > MAX_VALUE {
         return None;
     }
-    let mut k = [0u8; 40];
-    k[..8].copy_from_slice(&id.to_le_bytes());
-    k[8] = len as u8;
-    let mut at = 9;
+    let mut b = [0u8; 32];
+    b[0] = len as u8;
+    let mut at = 1;
     for p in parts {
-        k[at..at + p.len()].copy_from_slice(p);
+        b[at..at + p.len()].copy_from_slice(p);
         at += p.len();
+    }
+    let mut k = [id, 0, 0, 0, 0];
+    for (w, c) in k[1..].iter_mut().zip(b.chunks_exact(8)) {
+        *w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
     }
     Some(k)
 }
 
-/// FNV-1a over the key's words: keys are short and not adversarial (they
-/// are the data owner's own values on their own machine).
+/// A multiply-xorshift hash of the key's words, finished with the
+/// MurmurHash3 mixer so that the high bits (which hashbrown uses to tell
+/// entries of one group apart) depend on every input bit. Keys are short
+/// and not adversarial (the data owner's own values on their own machine).
 #[derive(Default)]
 pub(crate) struct KeyHasher(u64);
+
+impl KeyHasher {
+    #[inline]
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0 ^ w)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(27);
+    }
+}
 
 impl Hasher for KeyHasher {
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
         for c in bytes.chunks(8) {
             let mut w = [0u8; 8];
             w[..c.len()].copy_from_slice(c);
-            h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0100_0000_01b3);
-            h ^= h >> 29;
+            self.word(u64::from_le_bytes(w));
         }
-        self.0 = h;
+    }
+    #[inline]
+    fn write_u64(&mut self, w: u64) {
+        self.word(w);
+    }
+    #[inline]
+    fn write_usize(&mut self, w: usize) {
+        self.word(w as u64);
     }
 }
 
@@ -94,4 +116,61 @@ pub(crate) fn get_or<V: Clone>(
         m.insert(k, v.clone());
     });
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        static TEST_MEMO: RefCell<Map<u32>> = RefCell::new(Map::default());
+    }
+
+    #[test]
+    fn a_value_is_computed_once() {
+        let calls = Cell::new(0);
+        let k = key(next_id(), &[b"SMITH"]).unwrap();
+        for _ in 0..3 {
+            let v = get_or(&TEST_MEMO, k, || {
+                calls.set(calls.get() + 1);
+                7
+            });
+            assert_eq!(v, 7);
+        }
+        assert_eq!(calls.get(), 1);
+    }
+
+    #[test]
+    fn long_values_are_not_memoised() {
+        assert!(key(1, &[&[b'a'; MAX_VALUE]]).is_some());
+        assert!(key(1, &[&[b'a'; MAX_VALUE + 1]]).is_none());
+        assert!(key(1, &[&[b'a'; 20], &[b'b'; 12]]).is_none());
+    }
+
+    proptest! {
+        /// Two keys are equal exactly when the instance ids and the values
+        /// are (trailing zero bytes included: the length is in the key).
+        #[test]
+        fn keys_are_injective(a in prop::collection::vec(any::<u8>(), 0..=MAX_VALUE),
+                              b in prop::collection::vec(any::<u8>(), 0..=MAX_VALUE),
+                              ia in 0u64..3, ib in 0u64..3) {
+            let (ka, kb) = (key(ia, &[&a]).unwrap(), key(ib, &[&b]).unwrap());
+            prop_assert_eq!(ka == kb, ia == ib && a == b);
+            let mut z = a.clone();
+            if z.len() < MAX_VALUE {
+                z.push(0);
+                prop_assert_ne!(key(ia, &[&z]).unwrap(), ka);
+            }
+        }
+
+        /// Parts are concatenated: the key does not depend on where the
+        /// value is cut.
+        #[test]
+        fn parts_concatenate(v in prop::collection::vec(any::<u8>(), 0..=MAX_VALUE), cut in 0usize..=MAX_VALUE) {
+            let cut = cut.min(v.len());
+            prop_assert_eq!(key(5, &[&v[..cut], &v[cut..]]), key(5, &[&v]));
+        }
+    }
 }
