@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Longest value memoised.
 pub(crate) const MAX_VALUE: usize = 31;
 /// Most entries per memo before it is cleared.
-pub(crate) const LIMIT: usize = 1 << 16;
+pub(crate) const LIMIT: usize = 1 << 12;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
