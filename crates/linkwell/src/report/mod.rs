@@ -1437,7 +1437,7 @@ pub fn build(req: &ReportRequest) -> Result<ReportData, ReportError> {
         side.map(|t| {
             enc.ids
                 .iter()
-                .map(|id| t.index.get(id).copied().unwrap_or(eval::NONE))
+                .map(|id| t.index.get(id).unwrap_or(eval::NONE))
                 .collect::<Vec<u32>>()
         })
     };
