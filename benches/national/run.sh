@@ -3,7 +3,7 @@
 # about 20 million DWP claims, generated, encoded and linked on one machine.
 # Usage: benches/national/run.sh [WORKDIR]   (needs ~45 GB free disk)
 # With EVALUATE=1, also scores the links against the synthetic truth
-# (`linkwell evaluate`: about 6 minutes and 17 GiB more on this machine).
+# (`linkwell evaluate`: about 5 minutes and 5 GiB more on this machine).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
