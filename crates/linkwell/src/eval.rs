@@ -399,11 +399,16 @@ pub(crate) struct StrIndex {
     hasher: std::hash::RandomState,
 }
 
+/// String `i` of strings stored end to end.
+fn slice_at<'a>(bytes: &'a [u8], ends: &[u64], i: u32) -> &'a [u8] {
+    let i = i as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &bytes[start..ends[i] as usize]
+}
+
 impl StrIndex {
     fn str_at(&self, i: u32) -> &[u8] {
-        let i = i as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.bytes[start..self.ends[i] as usize]
+        slice_at(&self.bytes, &self.ends, i)
     }
 
     fn hash(&self, s: &[u8]) -> u64 {
@@ -422,6 +427,7 @@ impl StrIndex {
     /// Inserts `s` if it is new. `Ok(index)` for a new string,
     /// `Err(index)` for one seen before.
     pub fn insert(&mut self, s: &str) -> Result<u32, u32> {
+        use std::hash::BuildHasher;
         let s = s.as_bytes();
         let h = self.hash(s);
         let StrIndex {
@@ -430,23 +436,20 @@ impl StrIndex {
             table,
             hasher,
         } = self;
-        let at = |i: u32| -> &[u8] {
-            let i = i as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            &bytes[start..ends[i] as usize]
-        };
-        if let Some(&i) = table.find(h, |&i| at(i) == s) {
-            return Err(i);
-        }
         let i = u32::try_from(ends.len()).expect("fewer than 2^32 strings");
-        let rehash = |&j: &u32| {
-            use std::hash::BuildHasher;
-            hasher.hash_one(at(j))
-        };
-        table.insert_unique(h, i, rehash);
-        bytes.extend_from_slice(s);
-        ends.push(bytes.len() as u64);
-        Ok(i)
+        match table.entry(
+            h,
+            |&j| slice_at(bytes, ends, j) == s,
+            |&j| hasher.hash_one(slice_at(bytes, ends, j)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => Err(*e.get()),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(i);
+                bytes.extend_from_slice(s);
+                ends.push(bytes.len() as u64);
+                Ok(i)
+            }
+        }
     }
 
     /// The index of `s`, inserting it if it is new.
@@ -459,6 +462,12 @@ impl StrIndex {
     /// Number of distinct strings.
     pub fn len(&self) -> usize {
         self.ends.len()
+    }
+
+    /// The strings, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.ends.len() as u32)
+            .map(|i| std::str::from_utf8(self.str_at(i)).expect("inserted as str"))
     }
 }
 

@@ -351,14 +351,14 @@ impl Dataset {
 
 /// Reads a file and hashes what is read on another thread, so that
 /// SHA-256 of a large file costs no time on the parsing thread.
-struct TeeReader {
+pub(crate) struct TeeReader {
     file: File,
     tx: Option<mpsc::SyncSender<Vec<u8>>>,
     hasher: Option<std::thread::JoinHandle<([u8; 32], u64)>>,
 }
 
 impl TeeReader {
-    fn new(file: File) -> TeeReader {
+    pub(crate) fn new(file: File) -> TeeReader {
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
         let hasher = std::thread::spawn(move || {
             let mut h = Sha256::new();
@@ -377,7 +377,7 @@ impl TeeReader {
     }
 
     /// The SHA-256 and length of everything read.
-    fn finish(mut self) -> ([u8; 32], u64) {
+    pub(crate) fn finish(mut self) -> ([u8; 32], u64) {
         drop(self.tx.take());
         self.hasher
             .take()

@@ -43,11 +43,10 @@ mod suppress;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 pub use html::render_html;
 pub use suppress::{thousands, Count, Rate, Suppression};
@@ -643,27 +642,11 @@ pub fn write_json(data: &ReportData, path: &Path) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// Reads through, hashing.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
 /// An encoded file as the report needs it: ids, and the values of the
 /// subgroup columns.
 struct Encoded {
-    index: HashMap<String, u32>,
-    ids: Vec<String>,
+    /// The ids, in file order, each with its record index.
+    ids: eval::StrIndex,
     /// Per subgroup column: the value index of each record, and the values.
     groups: Vec<(String, Vec<u32>, Vec<String>)>,
     sha_ok: bool,
@@ -676,11 +659,7 @@ fn read_encoded(path: &Path, m: &Manifest, columns: &[String]) -> Result<Encoded
         .buffer_capacity(1 << 20)
         .from_reader(BufReader::with_capacity(
             1 << 20,
-            HashingReader {
-                inner: file,
-                hasher: Sha256::new(),
-                bytes: 0,
-            },
+            crate::link::data::TeeReader::new(file),
         ));
     let bad = |line: u64, message: String| ReportError::BadData {
         path: path.to_path_buf(),
@@ -705,8 +684,7 @@ fn read_encoded(path: &Path, m: &Manifest, columns: &[String]) -> Result<Encoded
         .iter()
         .map(|c| header.iter().position(|h| h == c).expect("checked"))
         .collect();
-    let mut index = HashMap::with_capacity(m.counts.written as usize);
-    let mut ids = Vec::with_capacity(m.counts.written as usize);
+    let mut ids = eval::StrIndex::default();
     let mut groups: Vec<(String, Vec<u32>, Vec<String>)> = columns
         .iter()
         .map(|c| (c.clone(), Vec::new(), Vec::new()))
@@ -727,13 +705,10 @@ fn read_encoded(path: &Path, m: &Manifest, columns: &[String]) -> Result<Encoded
         }
         let line = rec.position().map_or(0, |p| p.line());
         let id = std::str::from_utf8(&rec[id_col])
-            .map_err(|_| bad(line, "the id is not valid UTF-8".into()))?
-            .to_string();
-        let i = ids.len() as u32;
-        if index.insert(id.clone(), i).is_some() {
+            .map_err(|_| bad(line, "the id is not valid UTF-8".into()))?;
+        if ids.insert(id).is_err() {
             return Err(bad(line, "the id repeats an earlier record's".into()));
         }
-        ids.push(id);
         for (k, &c) in cols.iter().enumerate() {
             let v = &rec[c];
             let next = value_ix[k].len() as u32;
@@ -746,11 +721,9 @@ fn read_encoded(path: &Path, m: &Manifest, columns: &[String]) -> Result<Encoded
             groups[k].1.push(g);
         }
     }
-    let inner = rdr.into_inner().into_inner();
-    let digest: [u8; 32] = inner.hasher.finalize().into();
-    let sha_ok = crate::hex::encode(&digest) == m.data_sha256 && inner.bytes == m.data_bytes;
+    let (digest, bytes) = rdr.into_inner().into_inner().finish();
+    let sha_ok = crate::hex::encode(&digest) == m.data_sha256 && bytes == m.data_bytes;
     Ok(Encoded {
-        index,
         ids,
         groups,
         sha_ok,
@@ -826,12 +799,12 @@ fn read_links(
             side,
             data: data.to_path_buf(),
         };
-        let l = *left
-            .index
+        let l = left
+            .ids
             .get(&rec[li])
             .ok_or_else(|| unknown("left", left_path))?;
-        let r = *right
-            .index
+        let r = right
+            .ids
             .get(&rec[ri])
             .ok_or_else(|| unknown("right", right_path))?;
         out.left_links[l as usize] += 1;

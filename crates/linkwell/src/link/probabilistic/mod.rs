@@ -39,33 +39,9 @@ use super::{check_comparable, Cardinality, KeyPart, LinkError};
 /// Distinct patterns and how many pairs have each, sorted by pattern.
 type PatternCounts = Vec<(Pattern, u64)>;
 
-/// A hasher for patterns: two multiply-xorshift rounds over the halves (the
-/// keys are our own small integers, not attacker-chosen).
-#[derive(Default, Clone, Copy)]
-struct PatternHasher(u64);
-
-impl std::hash::Hasher for PatternHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for c in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            self.write_u64(u64::from_le_bytes(w));
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        let h = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = h ^ (h >> 29);
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.write_u64(v as u64);
-        self.write_u64((v >> 64) as u64);
-    }
-}
-
-type PatternMap = HashMap<Pattern, u64, std::hash::BuildHasherDefault<PatternHasher>>;
+/// Patterns are our own small integers, not attacker-chosen: the memos'
+/// multiply-xorshift hasher serves.
+type PatternMap = HashMap<Pattern, u64, std::hash::BuildHasherDefault<crate::memo::KeyHasher>>;
 
 /// Smallest m or u probability used in a weight.
 const FLOOR: f64 = 1e-9;
