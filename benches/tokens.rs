@@ -72,6 +72,26 @@ fn tokens(c: &mut Criterion) {
     g.bench_function("linkwell_mac_10_bytes", |b| {
         b.iter(|| mac.mac(black_box(b"9434765919")))
     });
+    // Latency rather than throughput: each message is the previous MAC's
+    // first ten bytes, so no MAC can start before the one before it ends
+    // (in the loops above, the CPU overlaps one iteration with the next).
+    g.bench_function("linkwell_mac_10_bytes_chained", |b| {
+        let mut m = *b"9434765919";
+        b.iter(|| {
+            let t = mac.mac(&m);
+            m.copy_from_slice(&t[..10]);
+        })
+    });
+    // Two MACs interleaved (per pair; divide by two for a MAC's share).
+    let other = HmacSha256::new(b"fedcba9876543210fedcba9876543210");
+    g.bench_function("linkwell_mac_pair_10_bytes", |b| {
+        b.iter(|| {
+            HmacSha256::mac_pair(
+                (&mac, black_box(b"9434765919")),
+                (&other, black_box(b"4010232137")),
+            )
+        })
+    });
     let reference =
         Hmac::<sha2::Sha256>::new_from_slice(b"0123456789abcdef0123456789abcdef").unwrap();
     g.bench_function("hmac_crate_clone_update_finalize", |b| {

@@ -1,5 +1,6 @@
 //! Differential: linkwell's cached-state HMAC-SHA256 against the RustCrypto
-//! `hmac` crate, for arbitrary keys and messages.
+//! `hmac` crate, for arbitrary keys and messages, through both the one-MAC
+//! path and the interleaved pair path (with the message split in two).
 #![no_main]
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
@@ -14,5 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let mut r = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
     r.update(msg);
     let want = r.finalize().into_bytes();
-    assert_eq!(&HmacSha256::new(key).mac(msg)[..], &want[..]);
+    let k = HmacSha256::new(key);
+    assert_eq!(&k.mac(msg)[..], &want[..]);
+    let (a, b) = msg.split_at(msg.len() / 2);
+    let [ma, mb] = HmacSha256::mac_pair((&k, a), (&k, b));
+    assert_eq!(ma, k.mac(a));
+    assert_eq!(mb, k.mac(b));
+    assert_eq!(&HmacSha256::mac_pair((&k, b"x"), (&k, msg))[1][..], &want[..]);
 });

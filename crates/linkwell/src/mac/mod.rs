@@ -10,6 +10,13 @@
 //! time for. This module is a few dozen lines over `sha2`'s compression
 //! function; it is checked against RFC 4231 and, by property test and fuzz
 //! target, against the `hmac` crate itself.
+//!
+//! On x86-64 CPUs with the SHA extensions, short messages (every token and
+//! Bloom-filter position) take the register-resident path in [`shani`],
+//! and [`HmacSha256::mac_pair`] computes two MACs interleaved.
+
+#[cfg(target_arch = "x86_64")]
+mod shani;
 
 use sha2::digest::generic_array::GenericArray;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -27,6 +34,9 @@ const H0: [u32; 8] = [
 pub struct HmacSha256 {
     inner: [u32; 8],
     outer: [u32; 8],
+    /// The same states in the lane order of the SHA instructions.
+    #[cfg(target_arch = "x86_64")]
+    lanes: ([u32; 8], [u32; 8]),
 }
 
 impl std::fmt::Debug for HmacSha256 {
@@ -109,7 +119,12 @@ impl HmacSha256 {
         compress(&mut outer, &pad);
         k.zeroize();
         pad.zeroize();
-        HmacSha256 { inner, outer }
+        HmacSha256 {
+            inner,
+            outer,
+            #[cfg(target_arch = "x86_64")]
+            lanes: (shani::lanes(&inner), shani::lanes(&outer)),
+        }
     }
 
     /// The MAC of `msg`. For messages up to 55 bytes this is exactly two
@@ -121,6 +136,30 @@ impl HmacSha256 {
     /// keyed states themselves are zeroized on drop. (Volatile zeroing of
     /// the padding buffers cost 40% of a token; see benches/tokens.rs.)
     pub fn mac(&self, msg: &[u8]) -> [u8; 32] {
+        #[cfg(target_arch = "x86_64")]
+        if msg.len() + 9 <= BLOCK && shani::available() {
+            return shani::mac_short(&self.lanes.0, &self.lanes.1, msg);
+        }
+        self.mac_portable(msg)
+    }
+
+    /// Two MACs, possibly under different keys: `[a.0.mac(a.1),
+    /// b.0.mac(b.1)]`. When both messages are short and the CPU has the SHA
+    /// extensions, the two are computed interleaved, in little more time
+    /// than one (benches/tokens.rs `linkwell_mac_pair_10_bytes`).
+    pub fn mac_pair(a: (&HmacSha256, &[u8]), b: (&HmacSha256, &[u8])) -> [[u8; 32]; 2] {
+        #[cfg(target_arch = "x86_64")]
+        if a.1.len() + 9 <= BLOCK && b.1.len() + 9 <= BLOCK && shani::available() {
+            let ka = (&a.0.lanes.0, &a.0.lanes.1);
+            let kb = (&b.0.lanes.0, &b.0.lanes.1);
+            return shani::mac_short2(ka, a.1, kb, b.1);
+        }
+        [a.0.mac(a.1), b.0.mac(b.1)]
+    }
+
+    /// The MAC without the SHA-extension path: `sha2`'s compression
+    /// function, block by block.
+    fn mac_portable(&self, msg: &[u8]) -> [u8; 32] {
         if msg.len() + 9 <= BLOCK {
             // Every token: one inner block, then the outer block written
             // straight from the inner state's words.
@@ -218,10 +257,45 @@ mod tests {
             let got = HmacSha256::new(key).mac(data);
             let want = unhex(want);
             assert_eq!(&got[..want.len()], &want[..], "RFC 4231 case {}", i + 1);
+            // Both code paths: the portable one, and the SHA-extension one
+            // (which `mac` takes for short messages when the CPU has it).
+            let portable = HmacSha256::new(key).mac_portable(data);
+            assert_eq!(
+                &portable[..want.len()],
+                &want[..],
+                "RFC 4231 case {}",
+                i + 1
+            );
+            let k = HmacSha256::new(key);
+            let pair = HmacSha256::mac_pair((&k, b"other"), (&k, data));
+            assert_eq!(&pair[1][..want.len()], &want[..], "RFC 4231 case {}", i + 1);
+            assert_eq!(pair[0], k.mac(b"other"));
             // A flipped bit in the message must change the MAC.
             let mut flipped = data.clone();
             flipped[0] ^= 1;
             assert_ne!(&HmacSha256::new(key).mac(&flipped)[..want.len()], &want[..]);
+        }
+    }
+
+    /// Every message length through the one-block limit and past it, under
+    /// a short and a long key, on every path against the `hmac` crate.
+    #[test]
+    fn every_short_length() {
+        for key in [&b"k"[..], &[0x5a; 100][..]] {
+            let k = HmacSha256::new(key);
+            for len in 0..=70 {
+                let msg: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
+                let mut r = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+                r.update(&msg);
+                let want: [u8; 32] = r.finalize().into_bytes().into();
+                assert_eq!(k.mac(&msg), want, "length {len}");
+                assert_eq!(k.mac_portable(&msg), want, "length {len}");
+                assert_eq!(
+                    HmacSha256::mac_pair((&k, &msg), (&k, b"x"))[0],
+                    want,
+                    "length {len}"
+                );
+            }
         }
     }
 
@@ -235,6 +309,16 @@ mod tests {
             crate::hex::encode(&sha256(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    /// Says whether the SHA-extension path was tested on this machine; the
+    /// tests above compare it with the portable path wherever it runs.
+    #[test]
+    fn reports_sha_extension_path() {
+        #[cfg(target_arch = "x86_64")]
+        if !shani::available() {
+            eprintln!("note: this CPU lacks the SHA extensions; only the portable path was tested");
+        }
     }
 
     #[test]
@@ -258,6 +342,21 @@ mod tests {
             prop_assert_eq!(&HmacSha256::new(&key).mac(&msg)[..], &want[..]);
             let split = msg.len() / 3;
             prop_assert_eq!(&HmacSha256::new(&key).mac_parts(&[&msg[..split], &msg[split..]])[..], &want[..]);
+        }
+
+        /// Two MACs interleaved equal two MACs one by one, under equal or
+        /// different keys, across the one-block limit (55 bytes).
+        #[test]
+        fn pair_agrees_with_single(ka in proptest::collection::vec(any::<u8>(), 0..70),
+                                   kb in proptest::collection::vec(any::<u8>(), 0..70),
+                                   a in proptest::collection::vec(any::<u8>(), 0..70),
+                                   b in proptest::collection::vec(any::<u8>(), 0..70)) {
+            let (ka, kb) = (HmacSha256::new(&ka), HmacSha256::new(&kb));
+            let pair = HmacSha256::mac_pair((&ka, &a), (&kb, &b));
+            prop_assert_eq!(pair[0], ka.mac_portable(&a));
+            prop_assert_eq!(pair[1], kb.mac_portable(&b));
+            prop_assert_eq!(HmacSha256::mac_pair((&ka, &a), (&ka, &b))[1], ka.mac(&b));
+            prop_assert_eq!(ka.mac(&a), ka.mac_portable(&a));
         }
 
         #[test]
