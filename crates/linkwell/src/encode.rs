@@ -177,6 +177,8 @@ static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
 struct Caches {
     encoder: u64,
     fields: Vec<FieldCache>,
+    /// The lookup key of a salted value (the value, 0xff, the salt).
+    scratch: Vec<u8>,
 }
 
 /// Raw value (and salt) → rendered cells and status; hashed like the memos
@@ -197,7 +199,7 @@ const PROBE_LOOKUPS: u64 = 8192;
 const MIN_HIT_RATE: f64 = 0.3;
 
 thread_local! {
-    static CACHES: RefCell<Caches> = const { RefCell::new(Caches { encoder: 0, fields: Vec::new() }) };
+    static CACHES: RefCell<Caches> = const { RefCell::new(Caches { encoder: 0, fields: Vec::new(), scratch: Vec::new() }) };
 }
 
 /// A schema compiled with a secret's subkeys.
@@ -436,19 +438,28 @@ impl Encoder {
                 if c.fields.len() < self.fields.len() {
                     c.fields.resize_with(self.fields.len(), FieldCache::default);
                 }
-                let cache = &mut c.fields[fi];
+                let Caches {
+                    fields, scratch, ..
+                } = &mut *c;
+                let cache = &mut fields[fi];
                 if cache.off {
                     return self.render_field(fi, value, salt.as_deref(), out);
                 }
-                let mut key =
-                    Vec::with_capacity(value.len() + 1 + salt.as_ref().map_or(0, |s| s.len()));
-                key.extend_from_slice(value.as_bytes());
-                if let Some(s) = &salt {
-                    key.push(0xff); // never in UTF-8, so (value, salt) is unambiguous
-                    key.extend_from_slice(s.as_bytes());
-                }
+                // The key is the value itself, or with its salt after 0xff
+                // (never in UTF-8, so (value, salt) is unambiguous); it is
+                // copied only when inserted.
+                let key: &[u8] = match &salt {
+                    None => value.as_bytes(),
+                    Some(s) => {
+                        scratch.clear();
+                        scratch.extend_from_slice(value.as_bytes());
+                        scratch.push(0xff);
+                        scratch.extend_from_slice(s.as_bytes());
+                        scratch
+                    }
+                };
                 cache.lookups += 1;
-                if let Some((cells, status)) = cache.map.get(key.as_slice()) {
+                if let Some((cells, status)) = cache.map.get(key) {
                     cache.hits += 1;
                     out.extend_from_slice(cells);
                     return *status;
@@ -465,9 +476,7 @@ impl Encoder {
                 if cache.map.len() >= CACHE_LIMIT {
                     cache.map.clear();
                 }
-                cache
-                    .map
-                    .insert(key.into_boxed_slice(), (out[start..].into(), status));
+                cache.map.insert(key.into(), (out[start..].into(), status));
                 status
             });
             statuses.push(status);

@@ -25,9 +25,35 @@ pub(crate) fn next_id() -> u64 {
 }
 
 /// The memo key: instance id, then length and value bytes packed into
-/// little-endian words (words, not bytes, so that comparing two keys is
-/// five integer compares rather than a call to `memcmp`).
-pub(crate) type Key = [u64; 5];
+/// little-endian words (words, not bytes, so that comparing two keys is a
+/// few integer operations rather than a call to `memcmp`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key([u64; 5]);
+
+impl PartialEq for Key {
+    /// XOR and OR of the words: a derived (or `&&`-chained) comparison of
+    /// the array is merged by LLVM into a call to `bcmp`, which showed as
+    /// 2% of `tokenise` in a profile.
+    #[inline]
+    fn eq(&self, other: &Key) -> bool {
+        self.0
+            .iter()
+            .zip(&other.0)
+            .fold(0, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+impl Eq for Key {}
+
+impl std::hash::Hash for Key {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        for &w in &self.0 {
+            h.write_u64(w);
+        }
+    }
+}
 
 /// Builds the memo key, or `None` when the value is too long.
 #[inline]
@@ -47,7 +73,7 @@ pub(crate) fn key(id: u64, parts: &[&[u8]]) -> Option<Key> {
     for (w, c) in k[1..].iter_mut().zip(b.chunks_exact(8)) {
         *w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
     }
-    Some(k)
+    Some(Key(k))
 }
 
 /// A multiply-xorshift hash of the key's words, finished with the

@@ -139,7 +139,13 @@ struct Layout {
     names: Vec<String>,
 }
 
-fn reject_reason(rec: &ByteRecord, layout: &Layout) -> Option<String> {
+/// Why a record is rejected, or `None` with its fields as text in `text`
+/// (each field is checked for UTF-8 once, here).
+fn reject_reason<'r>(
+    rec: &'r ByteRecord,
+    layout: &Layout,
+    text: &mut Vec<&'r str>,
+) -> Option<String> {
     if rec.len() != layout.width {
         return Some(format!(
             "has {} fields but the header has {}: check quoting and delimiters on this line",
@@ -147,14 +153,18 @@ fn reject_reason(rec: &ByteRecord, layout: &Layout) -> Option<String> {
             layout.width
         ));
     }
+    text.clear();
     for (i, f) in rec.iter().enumerate() {
-        if let Err(e) = std::str::from_utf8(f) {
-            return Some(format!(
-                "field {} ({}) is not valid UTF-8 (bad byte at offset {}): re-export the file as UTF-8",
-                i + 1,
-                layout.names[i],
-                e.valid_up_to()
-            ));
+        match std::str::from_utf8(f) {
+            Ok(t) => text.push(t),
+            Err(e) => {
+                return Some(format!(
+                    "field {} ({}) is not valid UTF-8 (bad byte at offset {}): re-export the file as UTF-8",
+                    i + 1,
+                    layout.names[i],
+                    e.valid_up_to()
+                ))
+            }
         }
     }
     None
@@ -201,20 +211,20 @@ fn encode_chunk(
             };
             let mut statuses: Vec<Status> = Vec::with_capacity(layout.fields.len());
             let mut raws: Vec<&str> = Vec::with_capacity(layout.fields.len());
+            let mut text: Vec<&str> = Vec::with_capacity(layout.width);
             for rec in sub {
-                if let Some(reason) = reject_reason(rec, layout) {
+                if let Some(reason) = reject_reason(rec, layout, &mut text) {
                     out.rejects.push(Reject {
                         line: rec.position().map_or(0, |p| p.line()),
                         reason,
                     });
                     continue;
                 }
-                let text = |i: usize| std::str::from_utf8(&rec[i]).expect("checked UTF-8");
                 let data = &mut out.data[0];
                 write_csv_field(data, &rec[layout.id]);
                 data.push(b',');
                 raws.clear();
-                raws.extend(layout.fields.iter().map(|&i| text(i)));
+                raws.extend(layout.fields.iter().map(|&i| text[i]));
                 statuses.clear();
                 encoder.encode_fields_into(&raws, data, &mut statuses);
                 for (c, &s) in out.status_counts.iter_mut().zip(&statuses) {
