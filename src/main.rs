@@ -1,6 +1,8 @@
 //! The `linkwell` command: argument parsing and wiring only. Everything a
 //! library user would need lives in the `linkwell` crate.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

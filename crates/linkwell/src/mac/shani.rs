@@ -5,8 +5,9 @@
 //! Why not `sha2::compress256`, which uses the same instructions: each call
 //! loads the state from memory, reorders it, and stores it back, and HMAC's
 //! outer block must be written to memory from the inner digest and read
-//! again. Those round trips stall on store forwarding and cost ~25 ns of a
-//! 110 ns token (benches/tokens.rs). Here the inner digest goes straight
+//! again. Those round trips stall on store forwarding: a token took
+//! 111.5 ns that way and takes 79.2 ns here (benches/tokens.rs, 2-core AMD
+//! EPYC VM, 2026-11-26). Here the inner digest goes straight
 //! into the outer block's message words, and two independent MACs can be
 //! interleaved so that the second fills the SHA unit while the first waits
 //! on a round's latency ([`mac_short2`]).
