@@ -21,5 +21,8 @@ fuzz_target!(|data: &[u8]| {
     let [ma, mb] = HmacSha256::mac_pair((&k, a), (&k, b));
     assert_eq!(ma, k.mac(a));
     assert_eq!(mb, k.mac(b));
-    assert_eq!(&HmacSha256::mac_pair((&k, b"x"), (&k, msg))[1][..], &want[..]);
+    assert_eq!(
+        &HmacSha256::mac_pair((&k, b"x"), (&k, msg))[1][..],
+        &want[..]
+    );
 });
