@@ -37,6 +37,22 @@ fn fail<E: std::fmt::Display>(chart: &'static str) -> impl Fn(E) -> ReportError 
     }
 }
 
+/// The legend every chart draws: a white box with a grey border.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    name: &'static str,
+) -> Result<(), ReportError> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(GREY)
+        .label_font((FONT, 13))
+        .draw()
+        .map_err(fail(name))
+}
+
 /// Draws into a fresh SVG of `WIDTH × height` and returns it.
 fn svg(
     chart: &'static str,
@@ -157,14 +173,7 @@ pub(crate) fn weight_histogram(
                 .label(format!("link threshold (weight {t:.2})"))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], RED_.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(fail(NAME))?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft, NAME)?;
         Ok(())
     })
 }
@@ -270,14 +279,7 @@ pub(crate) fn m_u(rows: &[MuRow]) -> Result<String, ReportError> {
             .map_err(fail(NAME))?
             .label("u: P(level | different people)")
             .legend(|(x, y)| Rectangle::new([(x + 2, y - 5), (x + 12, y + 5)], ORANGE.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(fail(NAME))?;
+        legend(&mut chart, SeriesLabelPosition::LowerLeft, NAME)?;
         Ok(())
     })
 }
@@ -345,14 +347,7 @@ pub(crate) fn em(
                 .label(format!("tolerance {t:.0e}"))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], GREY));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(fail(NAME))?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, NAME)?;
         Ok(())
     })
 }
@@ -431,14 +426,7 @@ pub(crate) fn pr_curve(
                 .label(format!("as linked (weight ≥ {:.2})", a.threshold))
                 .legend(|(x, y)| Cross::new((x + 7, y), 5, RED_.stroke_width(3)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(fail(NAME))?;
+        legend(&mut chart, SeriesLabelPosition::LowerLeft, NAME)?;
         Ok(())
     })
 }
@@ -540,14 +528,7 @@ pub(crate) fn share_bars(
                 .label(name)
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], RED_.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(fail(NAME))?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, NAME)?;
         Ok(())
     })
 }
