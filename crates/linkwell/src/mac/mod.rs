@@ -321,6 +321,17 @@ mod tests {
         }
     }
 
+    /// Zeroizing clears every copy of the keyed states (drop runs the same
+    /// code, `ZeroizeOnDrop`).
+    #[test]
+    fn zeroize_clears_every_copy() {
+        let mut h = HmacSha256::new(b"key");
+        h.zeroize();
+        assert_eq!((h.inner, h.outer), ([0; 8], [0; 8]));
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(h.lanes, ([0; 8], [0; 8]));
+    }
+
     #[test]
     fn debug_hides_state() {
         assert_eq!(
