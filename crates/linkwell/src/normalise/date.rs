@@ -51,6 +51,30 @@ impl Date {
             .then_some(Date { year, month, day })
     }
 
+    /// `YYYY-MM-DD`, as [`fmt::Display`] writes it, without allocating;
+    /// `None` when a field is too large for that width (a year after 9999,
+    /// or a hand-built `Date` out of range), which `Display` writes wider.
+    pub fn iso(&self) -> Option<[u8; 10]> {
+        if self.year > 9999 || self.month > 99 || self.day > 99 {
+            return None;
+        }
+        let y = self.year;
+        let digit = |v: u16| b'0' + (v % 10) as u8;
+        let (m, d) = (u16::from(self.month), u16::from(self.day));
+        Some([
+            digit(y / 1000),
+            digit(y / 100),
+            digit(y / 10),
+            digit(y),
+            b'-',
+            digit(m / 10),
+            digit(m),
+            b'-',
+            digit(d / 10),
+            digit(d),
+        ])
+    }
+
     /// The date with day and month exchanged, when that is a date.
     pub fn day_month_swapped(&self) -> Option<Date> {
         Date::new(self.year, self.day, self.month)
