@@ -8,12 +8,15 @@
 //! Q, V and X never first; I, J and Z never second; the inward letters
 //! never C, I, K, M, O or V; plus the special `GIR 0AA`.
 
-/// A valid, canonical postcode.
+/// A valid, canonical postcode, held inline (at most 8 ASCII bytes), so
+/// that normalising one allocates nothing.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Postcode {
-    text: String,
-    outward_len: usize,
-    area_len: usize,
+    /// The canonical form in its first `len` bytes, zeros after.
+    text: [u8; 8],
+    len: u8,
+    outward_len: u8,
+    area_len: u8,
 }
 
 impl std::fmt::Debug for Postcode {
@@ -25,20 +28,24 @@ impl std::fmt::Debug for Postcode {
 impl Postcode {
     /// The canonical form, e.g. `SW1A 1AA`.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.prefix(self.len)
     }
     /// The postcode area: the leading letters (`SW`).
     pub fn area(&self) -> &str {
-        &self.text[..self.area_len]
+        self.prefix(self.area_len)
     }
     /// The postcode district: the outward code (`SW1A`).
     pub fn district(&self) -> &str {
-        &self.text[..self.outward_len]
+        self.prefix(self.outward_len)
     }
     /// The postcode sector: outward code, space, first inward digit
     /// (`SW1A 1`).
     pub fn sector(&self) -> &str {
-        &self.text[..self.outward_len + 2]
+        self.prefix(self.outward_len + 2)
+    }
+    fn prefix(&self, n: u8) -> &str {
+        // Only validated ASCII letters, digits and one space are stored.
+        std::str::from_utf8(&self.text[..usize::from(n)]).expect("ASCII postcode")
     }
 }
 
@@ -74,34 +81,39 @@ fn outward_ok(o: &[u8]) -> Option<usize> {
 /// then written with one space before the three-character inward code.
 /// `None` when it is not a valid UK postcode.
 pub fn normalise(input: &str) -> Option<Postcode> {
-    let compact: Vec<u8> = input
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .map(|b| b.to_ascii_uppercase())
-        .collect();
-    if compact.len() < 5 || compact.len() > 7 {
+    let mut compact = [0u8; 7];
+    let mut n = 0;
+    for b in input.bytes().filter(|b| !b.is_ascii_whitespace()) {
+        if n == compact.len() {
+            return None; // more than 7 characters
+        }
+        compact[n] = b.to_ascii_uppercase();
+        n += 1;
+    }
+    if n < 5 {
         return None;
     }
-    let (outward, inward) = compact.split_at(compact.len() - 3);
-    if outward == b"GIR" && inward == b"0AA" {
-        return Some(Postcode {
-            text: "GIR 0AA".into(),
-            outward_len: 3,
-            area_len: 3,
-        });
-    }
-    if !(inward[0].is_ascii_digit() && inward_letter_ok(inward[1]) && inward_letter_ok(inward[2])) {
-        return None;
-    }
-    let area_len = outward_ok(outward)?;
-    let mut text = String::with_capacity(8);
-    text.push_str(std::str::from_utf8(outward).ok()?);
-    text.push(' ');
-    text.push_str(std::str::from_utf8(inward).ok()?);
+    let (outward, inward) = compact[..n].split_at(n - 3);
+    let area_len = if outward == b"GIR" && inward == b"0AA" {
+        3
+    } else {
+        if !(inward[0].is_ascii_digit()
+            && inward_letter_ok(inward[1])
+            && inward_letter_ok(inward[2]))
+        {
+            return None;
+        }
+        outward_ok(outward)?
+    };
+    let mut text = [0u8; 8];
+    text[..outward.len()].copy_from_slice(outward);
+    text[outward.len()] = b' ';
+    text[outward.len() + 1..n + 1].copy_from_slice(inward);
     Some(Postcode {
         text,
-        outward_len: outward.len(),
-        area_len,
+        len: (n + 1) as u8,
+        outward_len: outward.len() as u8,
+        area_len: area_len as u8,
     })
 }
 
