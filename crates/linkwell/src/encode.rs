@@ -422,9 +422,14 @@ impl Encoder {
                         let key = fe.keys[i].as_ref().expect("token key");
                         // Memoise values that repeat: components with small
                         // domains, names and sexes; not unit postcodes,
-                        // full dates or NHS numbers, which mostly do not.
-                        let repeats = !matches!(e, Encoding::Token | Encoding::DayMonthSwapped)
-                            || matches!(fe.field.kind, Kind::Name | Kind::Sex);
+                        // full dates or NHS numbers, which mostly do not,
+                        // nor postcode sectors (about 11,000 in the UK: more
+                        // than a memo holds, so they missed nearly always
+                        // and pushed districts and areas out with them).
+                        let repeats = !matches!(
+                            e,
+                            Encoding::Token | Encoding::DayMonthSwapped | Encoding::Sector
+                        ) || matches!(fe.field.kind, Kind::Name | Kind::Sex);
                         if repeats {
                             out.extend_from_slice(&key.token_hex_memo(v));
                         } else {
