@@ -736,6 +736,40 @@ mod tests {
         }
     }
 
+    /// Past two generations of the field cache, with old values looked up
+    /// again across each turnover, output is what no cache gives.
+    #[test]
+    fn cache_generations_turn_over_correctly() {
+        let s = SchemaSpec::default_for(&HEADER).resolve(&HEADER).unwrap();
+        let today = Date::new(2026, 1, 1).unwrap();
+        let a = Encoder::new(&secret(), s.clone())
+            .unwrap()
+            .with_today(today);
+        let b = Encoder::new(&secret(), s)
+            .unwrap()
+            .with_today(today)
+            .without_cache();
+        // Each new family name twice (so that the hit rate keeps the cache
+        // on), and every 97th record an early one again.
+        for i in 0..2 * CACHE_LIMIT + 50 {
+            let name = if i % 97 == 0 {
+                format!("EARLY{}", i % 7)
+            } else {
+                format!("NAME{i}")
+            };
+            let rec = ["1", "", "", name.as_str(), "", "", ""];
+            for _ in 0..2 {
+                assert_eq!(a.encode_record(&rec), b.encode_record(&rec), "{i}");
+            }
+        }
+        CACHES.with(|c| {
+            let c = c.borrow();
+            let f = &c.fields[2];
+            assert!(!f.off && !f.old.is_empty(), "two generations were used");
+            assert!(f.hits * 2 >= f.lookups, "{} of {}", f.hits, f.lookups);
+        });
+    }
+
     #[test]
     fn different_secrets_different_encoders() {
         // The thread-local cache must never serve one encoder's output to
