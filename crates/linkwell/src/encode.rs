@@ -14,7 +14,6 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::bloom::BloomKey;
@@ -214,8 +213,36 @@ struct Caches {
 
 /// Raw value (and salt) → rendered cells and status; hashed like the memos
 /// (the data owner's own values on their own machine, not adversarial).
-type Rendered =
-    HashMap<Box<[u8]>, (Box<[u8]>, Status), std::hash::BuildHasherDefault<crate::memo::KeyHasher>>;
+type Rendered = hashbrown::HashTable<Rendering>;
+
+/// One cached field: the key's bytes and then the rendered cells in one
+/// allocation, and the full hash, so that a lookup touches memory outside
+/// the table only for the entry it returns (with key and cells in two
+/// allocations, comparing the key was a cache miss of its own, 4% of
+/// `tokenise`).
+struct Rendering {
+    hash: u64,
+    key_len: u32,
+    status: Status,
+    data: Box<[u8]>,
+}
+
+impl Rendering {
+    fn key(&self) -> &[u8] {
+        &self.data[..self.key_len as usize]
+    }
+    fn cells(&self) -> &[u8] {
+        &self.data[self.key_len as usize..]
+    }
+}
+
+fn rendering_hash(key: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = crate::memo::KeyHasher::default();
+    h.write(key);
+    h.write_usize(key.len());
+    h.finish()
+}
 
 #[derive(Default)]
 struct FieldCache {
@@ -513,16 +540,20 @@ impl Encoder {
                     }
                 };
                 cache.lookups += 1;
-                if let Some((cells, status)) = cache.map.get(key) {
+                let hash = rendering_hash(key);
+                let same = |r: &Rendering| r.hash == hash && r.key() == key;
+                if let Some(r) = cache.map.find(hash, same) {
                     cache.hits += 1;
-                    out.extend_from_slice(cells);
-                    return *status;
+                    out.extend_from_slice(r.cells());
+                    return r.status;
                 }
                 // A hit in the previous generation moves to the current.
-                if let Some((k, (cells, status))) = cache.old.remove_entry(key) {
+                if let Ok(found) = cache.old.find_entry(hash, same) {
+                    let (r, _) = found.remove();
                     cache.hits += 1;
-                    out.extend_from_slice(&cells);
-                    cache.map.insert(k, (cells, status));
+                    out.extend_from_slice(r.cells());
+                    let status = r.status;
+                    cache.map.insert_unique(hash, r, |r| r.hash);
                     return status;
                 }
                 let start = out.len();
@@ -531,17 +562,26 @@ impl Encoder {
                     && (cache.hits as f64) < MIN_HIT_RATE * cache.lookups as f64
                 {
                     cache.off = true;
-                    cache.map = Rendered::default();
-                    cache.old = Rendered::default();
+                    cache.map = Rendered::new();
+                    cache.old = Rendered::new();
                     return status;
                 }
                 if cache.map.len() >= CACHE_LIMIT {
                     // The full generation becomes the old one; what is
                     // still looked up moves back (above), the rest goes
                     // when this happens again.
-                    cache.old = std::mem::take(&mut cache.map);
+                    cache.old = std::mem::replace(&mut cache.map, Rendered::new());
                 }
-                cache.map.insert(key.into(), (out[start..].into(), status));
+                let mut data = Vec::with_capacity(key.len() + out.len() - start);
+                data.extend_from_slice(key);
+                data.extend_from_slice(&out[start..]);
+                let r = Rendering {
+                    hash,
+                    key_len: key.len() as u32,
+                    status,
+                    data: data.into_boxed_slice(),
+                };
+                cache.map.insert_unique(hash, r, |r| r.hash);
                 status
             });
             statuses.push(status);
