@@ -187,8 +187,44 @@ struct FieldEncoder {
     formats: Vec<DateFormat>,
     /// One per encoding (None for bloom).
     keys: Vec<Option<TokenKey>>,
+    /// One per encoding: for a date's year, month and day, the hex token
+    /// of every value, computed once, so that the commonest components
+    /// need no memo lookup (three a row in the default schema).
+    tables: Vec<Option<Table>>,
     bloom: Option<BloomKey>,
     salt: Option<(usize, Option<Encoding>)>,
+}
+
+/// Hex tokens of the numbers `first..first + hex.len()`.
+struct Table {
+    first: u16,
+    hex: Vec<[u8; 64]>,
+}
+
+impl Table {
+    /// The table of a date component's tokens, or `None` for any other
+    /// encoding. Years run from [`EARLIEST_PLAUSIBLE_YEAR`] to next year;
+    /// a later one (a `today` set in the future) is tokenised as usual.
+    fn for_component(e: Encoding, key: &TokenKey) -> Option<Table> {
+        let (first, last, width) = match e {
+            Encoding::Year => (
+                EARLIEST_PLAUSIBLE_YEAR,
+                Date::today().year.saturating_add(1).min(9999),
+                4,
+            ),
+            Encoding::Month => (1, 12, 2),
+            Encoding::Day => (1, 31, 2),
+            _ => return None,
+        };
+        let hex = (first..=last)
+            .map(|v| key.token(format!("{v:0width$}").as_bytes()).to_hex())
+            .collect();
+        Some(Table { first, hex })
+    }
+
+    fn get(&self, v: u16) -> Option<&[u8; 64]> {
+        self.hex.get(usize::from(v.checked_sub(self.first)?))
+    }
 }
 
 static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
@@ -329,10 +365,20 @@ impl Encoder {
                     })?),
                     None => None,
                 };
+            let tables = f
+                .encodings
+                .iter()
+                .zip(&keys)
+                .map(|(&e, k)| match (f.kind, k) {
+                    (Kind::Date, Some(k)) => Table::for_component(e, k),
+                    _ => None,
+                })
+                .collect();
             fields.push(FieldEncoder {
                 field: f.clone(),
                 formats: f.date_formats(),
                 keys,
+                tables,
                 bloom,
                 salt,
             });
@@ -437,6 +483,17 @@ impl Encoder {
                     }
                 }
                 _ => {
+                    if let (Normalised::Date(d), Some(t)) = (n, &fe.tables[i]) {
+                        let v = match e {
+                            Encoding::Year => d.year,
+                            Encoding::Month => u16::from(d.month),
+                            _ => u16::from(d.day),
+                        };
+                        if let Some(hex) = t.get(v) {
+                            out.extend_from_slice(hex);
+                            continue;
+                        }
+                    }
                     // Dates' components without allocating (five a row in
                     // the default schema); everything else via `component`.
                     let mut buf = [0u8; 10];
@@ -808,6 +865,60 @@ mod tests {
             assert!(!f.off && !f.old.is_empty(), "two generations were used");
             assert!(f.hits * 2 >= f.lookups, "{} of {}", f.hits, f.lookups);
         });
+    }
+
+    /// The precomputed year, month and day tokens are the tokens of the
+    /// components' text, at both ends of the tables and past them.
+    #[test]
+    fn date_component_tables_are_the_tokens() {
+        let s = SchemaSpec::default_for(&HEADER).resolve(&HEADER).unwrap();
+        let field = s
+            .fields
+            .iter()
+            .find(|f| f.kind == Kind::Date)
+            .unwrap()
+            .clone();
+        let key = |e| TokenKey::new(&secret(), &field.domain_of(e)).unwrap();
+        let (year, month, day) = (
+            key(Encoding::Year),
+            key(Encoding::Month),
+            key(Encoding::Day),
+        );
+        let last = Date::today().year + 1;
+        // A `today` past the table's end, so that its last year and the one
+        // after it are plausible.
+        let enc = Encoder::new(&secret(), s)
+            .unwrap()
+            .with_today(Date::new(last + 1, 12, 31).unwrap());
+        let cols = enc.schema().output_columns();
+        let col = |name: &str| cols.iter().position(|c| c == name).unwrap();
+        for (y, m, dd) in [
+            (EARLIEST_PLAUSIBLE_YEAR, 1, 1),
+            (1980, 12, 31),
+            (last, 2, 9),
+            (last + 1, 7, 30),
+        ] {
+            let text = format!("{y:04}-{m:02}-{dd:02}");
+            let out = enc.encode_record(&["1", "", "", "", &text, "", ""]);
+            let want = |k: &TokenKey, v: String| {
+                String::from_utf8(k.token(v.as_bytes()).to_hex().to_vec()).unwrap()
+            };
+            assert_eq!(
+                out[col("date_of_birth_year")],
+                want(&year, format!("{y:04}")),
+                "{text}"
+            );
+            assert_eq!(
+                out[col("date_of_birth_month")],
+                want(&month, format!("{m:02}")),
+                "{text}"
+            );
+            assert_eq!(
+                out[col("date_of_birth_day")],
+                want(&day, format!("{dd:02}")),
+                "{text}"
+            );
+        }
     }
 
     #[test]
