@@ -98,6 +98,7 @@ fn bswap_mask() -> __m128i {
     _mm_set_epi64x(0x0c0d_0e0f_0809_0a0b, 0x0405_0607_0001_0203)
 }
 
+/// A keyed state in [`lanes`] order as the ABEF and CDGH vectors.
 #[inline]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 fn state(l: &[u32; 8]) -> (__m128i, __m128i) {
@@ -275,6 +276,8 @@ fn compress_n<const N: usize>(
     st
 }
 
+/// One HMAC of a message of at most 55 bytes: the inner block, then the
+/// outer block made from the inner state without leaving the registers.
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 fn hmac1(inner: &[u32; 8], outer: &[u32; 8], msg: &[u8]) -> [u8; 32] {
     let [(a, c)] = compress_n([state(inner)], [inner_block(msg)]);
@@ -282,6 +285,7 @@ fn hmac1(inner: &[u32; 8], outer: &[u32; 8], msg: &[u8]) -> [u8; 32] {
     digest(a, c)
 }
 
+/// Two HMACs as [`hmac1`], their rounds interleaved.
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 fn hmac2(
     ka: (&[u32; 8], &[u32; 8]),
