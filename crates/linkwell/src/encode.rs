@@ -804,17 +804,24 @@ mod tests {
         assert_eq!(age_band(d(1961, 6, 15), today), "65+");
     }
 
-    #[test]
-    fn cached_and_uncached_agree() {
+    /// Two encoders of the default schema, the first with the per-thread
+    /// field caches, the second without.
+    fn cached_and_uncached() -> (Encoder, Encoder) {
         let s = SchemaSpec::default_for(&HEADER).resolve(&HEADER).unwrap();
         let today = Date::new(2026, 1, 1).unwrap();
-        let a = Encoder::new(&secret(), s.clone())
+        let cached = Encoder::new(&secret(), s.clone())
             .unwrap()
             .with_today(today);
-        let b = Encoder::new(&secret(), s)
+        let uncached = Encoder::new(&secret(), s)
             .unwrap()
             .with_today(today)
             .without_cache();
+        (cached, uncached)
+    }
+
+    #[test]
+    fn cached_and_uncached_agree() {
+        let (a, b) = cached_and_uncached();
         for _ in 0..2 {
             for rec in [
                 [
@@ -837,15 +844,7 @@ mod tests {
     /// again across each turnover, output is what no cache gives.
     #[test]
     fn cache_generations_turn_over_correctly() {
-        let s = SchemaSpec::default_for(&HEADER).resolve(&HEADER).unwrap();
-        let today = Date::new(2026, 1, 1).unwrap();
-        let a = Encoder::new(&secret(), s.clone())
-            .unwrap()
-            .with_today(today);
-        let b = Encoder::new(&secret(), s)
-            .unwrap()
-            .with_today(today)
-            .without_cache();
+        let (a, b) = cached_and_uncached();
         // Each new family name twice (so that the hit rate keeps the cache
         // on), and every 97th record an early one again.
         for i in 0..2 * CACHE_LIMIT + 50 {

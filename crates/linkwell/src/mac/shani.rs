@@ -48,9 +48,9 @@ pub(super) fn lanes(s: &[u32; 8]) -> [u32; 8] {
 /// Whether this CPU has the SHA extensions and SSE4.1 (0 = not yet known).
 static HAVE: AtomicU8 = AtomicU8::new(0);
 
-/// Whether the functions of this module can run here (checked once).
+/// Whether the SHA-extension code can run here (checked once).
 #[inline]
-pub(super) fn available() -> bool {
+fn available() -> bool {
     match HAVE.load(Ordering::Relaxed) {
         1 => true,
         2 => false,
@@ -64,31 +64,42 @@ pub(super) fn available() -> bool {
     }
 }
 
-/// The MAC of `msg` (at most 55 bytes) under the keyed states `inner` and
-/// `outer`, given in [`lanes`] order. Call only when [`available`].
+/// The MAC of `msg` under the keyed states `inner` and `outer`, given in
+/// [`lanes`] order; `None` when the message is longer than 55 bytes or the
+/// CPU lacks the SHA extensions (the caller then takes the portable path).
 #[inline]
-pub(super) fn mac_short(inner: &[u32; 8], outer: &[u32; 8], msg: &[u8]) -> [u8; 32] {
-    assert!(msg.len() <= 55 && available());
+pub(super) fn mac_short(inner: &[u32; 8], outer: &[u32; 8], msg: &[u8]) -> Option<[u8; 32]> {
+    if msg.len() > 55 || !available() {
+        return None;
+    }
     // SAFETY: `available()` has just confirmed that the CPU has every
     // feature `hmac1` is compiled for ("sha", "sse2", "ssse3", "sse4.1");
     // the function itself touches memory only through safe references.
-    unsafe { hmac1(inner, outer, msg) }
+    Some(unsafe { hmac1(inner, outer, msg) })
 }
 
 /// Two MACs at once, `(inner_a, outer_a, a)` and `(inner_b, outer_b, b)`,
-/// interleaved; each message at most 55 bytes. Call only when
-/// [`available`].
+/// interleaved; `None` as for [`mac_short`].
 #[inline]
 pub(super) fn mac_short2(
     ka: (&[u32; 8], &[u32; 8]),
     a: &[u8],
     kb: (&[u32; 8], &[u32; 8]),
     b: &[u8],
-) -> [[u8; 32]; 2] {
-    assert!(a.len() <= 55 && b.len() <= 55 && available());
+) -> Option<[[u8; 32]; 2]> {
+    if a.len() > 55 || b.len() > 55 || !available() {
+        return None;
+    }
     // SAFETY: as in `mac_short`: the features `hmac2` is compiled for were
     // confirmed by `available()`, and it uses no raw pointers.
-    unsafe { hmac2(ka, a, kb, b) }
+    Some(unsafe { hmac2(ka, a, kb, b) })
+}
+
+/// Whether the SHA-extension path runs on this machine (for tests that
+/// compare it with the portable one).
+#[cfg(test)]
+pub(super) fn runs_here() -> bool {
+    available()
 }
 
 /// The byte shuffle that turns four big-endian words into native ones.
