@@ -454,3 +454,84 @@ fn extract_safeguards() {
     assert!(!h.iter().any(|c| c.contains("nhs_number")), "{h:?}");
     assert!(!d.read("x.csv").contains("9434765919"));
 }
+
+/// A malformed record in a file whose manifest vouches for it (a faulty
+/// encoder, not an alteration) is refused with its line number, counted
+/// across the slices the loader parses in parallel.
+#[test]
+fn a_malformed_record_is_refused_at_its_line() {
+    use sha2::{Digest, Sha256};
+    let d = setup();
+    d.write(
+        "nhs.toml",
+        "id_column = \"id\"\n[[field]]\ncolumn = \"nhs_number\"\nkind = \"nhs_number\"\n",
+    );
+    // Long ids make the file a few MiB, so it is parsed in several slices.
+    let mut raw = String::from("id,nhs_number\n");
+    for i in 0..40_000 {
+        raw.push_str(&format!("P{i:0>70},\n"));
+    }
+    d.write("big.raw.csv", &raw);
+    for name in ["l", "big"] {
+        let input = format!("{name}.raw.csv");
+        if name == "l" {
+            d.write(&input, "id,nhs_number\nL1,9434765919\n");
+        }
+        let output = format!("{name}.csv");
+        let r = d.run(&[
+            "tokenise",
+            "--key-file",
+            "k.key",
+            "--schema",
+            "nhs.toml",
+            "--input",
+            &input,
+            "--output",
+            &output,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    // Line 35,001 of the file (the header is line 1): a token that is not
+    // hex. The manifest is resealed over the new bytes.
+    let text = d.read("big.csv");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert!(lines[35_000].contains(",,"), "{}", lines[35_000]);
+    lines[35_000] = lines[35_000].replacen(",,", ",zz,", 1);
+    let body = lines.join("\n") + "\n";
+    assert!(body.len() > 3 << 20);
+    d.write("big.csv", &body);
+    let mut m = json(&d.read("big.csv.manifest.json"));
+    m["data_sha256"] = Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        .into();
+    m["data_bytes"] = body.len().into();
+    d.write("big.csv.manifest.json", m.to_string());
+    d.write(
+        "nhs-rules.toml",
+        "[[rule]]\nname = \"nhs\"\nkeys = [\"nhs_number_token\"]\n",
+    );
+    let r = d.run(&[
+        "link",
+        "--rules",
+        "nhs-rules.toml",
+        "--method",
+        "deterministic",
+        "--left",
+        "l.csv",
+        "--right",
+        "big.csv",
+        "--output",
+        "x.csv",
+    ]);
+    assert_fails(
+        &r,
+        &[
+            "big.csv",
+            "line 35001",
+            "nhs_number_token",
+            "64-character hex token",
+        ],
+    );
+}

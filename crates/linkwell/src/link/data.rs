@@ -9,9 +9,9 @@
 //! Bloom filters are interned the same way (equal values give equal
 //! filters), so each distinct filter is stored once.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -27,57 +27,134 @@ use super::LinkError;
 /// The id of an absent value.
 pub const NONE: u32 = u32::MAX;
 
-/// A hasher for keys that are already uniformly random: it takes the first
-/// eight bytes written and does nothing else.
-#[derive(Default, Clone, Copy)]
-pub struct PrefixHasher(u64);
+/// Shards of a token dictionary: tokens are spread over them by their last
+/// byte (slots are chosen by the first eight), and a batch is interned with
+/// one thread per shard.
+const SHARDS: usize = 64;
 
-impl Hasher for PrefixHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        if self.0 == 0 {
-            let mut b = [0u8; 8];
-            let n = bytes.len().min(8);
-            b[..n].copy_from_slice(&bytes[..n]);
-            self.0 = u64::from_le_bytes(b) | 1;
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        if self.0 == 0 {
-            self.0 = v | 1;
-        }
-    }
-    #[inline]
-    fn write_usize(&mut self, _: usize) {
-        // Length prefixes of slices: ignored.
-    }
+/// Tokens interned together: their table slots are read first, all at
+/// once, so that the cache misses of a group overlap instead of coming one
+/// after another (a dictionary of ten million tokens is far larger than
+/// the caches, so nearly every lookup misses).
+const GROUP: usize = 16;
+
+/// One shard: an open-addressing table (linear probing) of local ids, and
+/// the tokens by local id. A slot holds `tag << 32 | (local + 1)`, 0 when
+/// empty, where the tag is a token's bytes 8..12: a slot whose tag differs
+/// is passed over without reading the token, so a lookup usually reads one
+/// slot, and a token only on a hit, to compare all 32 bytes.
+#[derive(Default)]
+struct Shard {
+    slots: Vec<u64>,
+    tokens: Vec<[u8; 32]>,
 }
 
-type PrefixMap<K> = HashMap<K, u32, BuildHasherDefault<PrefixHasher>>;
+#[inline]
+fn prefix(t: &[u8; 32]) -> u64 {
+    u64::from_le_bytes(t[..8].try_into().expect("eight bytes"))
+}
 
-/// Shards of a token dictionary: tokens are spread over them by their last
-/// byte (the hash uses the first eight), and a batch is interned with one
-/// thread per shard.
-const SHARDS: usize = 64;
+#[inline]
+fn tag(t: &[u8; 32]) -> u64 {
+    u64::from(u32::from_le_bytes(t[8..12].try_into().expect("four bytes")))
+}
+
+impl Shard {
+    /// The first slot to probe for `t`.
+    #[inline]
+    fn home(&self, t: &[u8; 32]) -> usize {
+        prefix(t) as usize & (self.slots.len() - 1)
+    }
+
+    /// Makes room for `n` more tokens, keeping the table at most half
+    /// full.
+    fn reserve(&mut self, n: usize) {
+        self.tokens.reserve(n);
+        let want = ((self.tokens.len() + n) * 2).next_power_of_two().max(16);
+        if want > self.slots.len() {
+            // Zeroed by writing, not by `vec!` (calloc): lookups read slots
+            // before anything is written there, and a read maps a fresh
+            // page to the shared zero page, so its first write would then
+            // fault again and flush the other cores' TLBs.
+            self.slots = Vec::with_capacity(want);
+            self.slots.resize(want, 0);
+            let mask = want - 1;
+            for (local, t) in self.tokens.iter().enumerate() {
+                let mut i = prefix(t) as usize & mask;
+                while self.slots[i] != 0 {
+                    i = (i + 1) & mask;
+                }
+                self.slots[i] = tag(t) << 32 | (local as u64 + 1);
+            }
+        }
+    }
+
+    /// The local id of `t`, assigned on first sight.
+    #[inline]
+    fn intern(&mut self, t: &[u8; 32]) -> u32 {
+        if self.tokens.len() * 2 >= self.slots.len() {
+            self.reserve(self.tokens.len().max(8));
+        }
+        let mask = self.slots.len() - 1;
+        let want = tag(t);
+        let mut i = self.home(t);
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                let local = self.tokens.len();
+                self.tokens.push(*t);
+                self.slots[i] = want << 32 | (local as u64 + 1);
+                return local as u32;
+            }
+            if s >> 32 == want {
+                let local = (s as u32 - 1) as usize;
+                if self.tokens[local] == *t {
+                    return local as u32;
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Interns `tokens[i]` for each `i` of `idx`, in order; their local ids.
+    fn intern_all(&mut self, tokens: &[Option<[u8; 32]>], idx: &[u32]) -> Vec<u32> {
+        let get = |i: u32| tokens[i as usize].as_ref().expect("bucketed");
+        self.reserve(0);
+        let mut out = Vec::with_capacity(idx.len());
+        for group in idx.chunks(GROUP) {
+            // Touch each token's home slot, then the token a matching tag
+            // there points to; both loops' loads are independent of one
+            // another, so their misses overlap. Then intern for real.
+            let mut touched = 0u64;
+            if self.slots.len() > 16 {
+                let mut seen = [0u64; GROUP];
+                for (k, &i) in group.iter().enumerate() {
+                    seen[k] = self.slots[self.home(get(i))];
+                    touched ^= seen[k];
+                }
+                for (k, &i) in group.iter().enumerate() {
+                    let s = seen[k];
+                    if s != 0 && s >> 32 == tag(get(i)) {
+                        touched ^= u64::from(self.tokens[(s as u32 - 1) as usize][0]);
+                    }
+                }
+            }
+            std::hint::black_box(touched);
+            out.extend(group.iter().map(|&i| self.intern(get(i))));
+        }
+        out
+    }
+}
 
 /// One domain's token dictionary. A token's id is `local * 64 + shard`:
 /// ids are small and stable (they depend only on the order tokens are first
 /// seen, never on threads), though not dense.
+///
+/// Tokens are HMAC outputs, uniformly random, so the table hashes nothing:
+/// a token's first eight bytes choose its slot.
+#[derive(Default)]
 pub struct TokenDict {
-    shards: Vec<PrefixMap<[u8; 32]>>,
-}
-
-impl Default for TokenDict {
-    fn default() -> Self {
-        TokenDict {
-            shards: (0..SHARDS).map(|_| PrefixMap::default()).collect(),
-        }
-    }
+    shards: Vec<Shard>,
 }
 
 #[inline]
@@ -86,14 +163,18 @@ fn shard_of(t: &[u8; 32]) -> usize {
 }
 
 impl TokenDict {
+    fn shards(&mut self) -> &mut [Shard] {
+        if self.shards.is_empty() {
+            self.shards = (0..SHARDS).map(|_| Shard::default()).collect();
+        }
+        &mut self.shards
+    }
+
     /// The id of `token`, assigned on first sight.
     #[inline]
     pub fn intern(&mut self, token: &[u8; 32]) -> u32 {
         let s = shard_of(token);
-        let map = &mut self.shards[s];
-        let next = map.len() as u32;
-        let local = *map.entry(*token).or_insert(next);
-        local * SHARDS as u32 + s as u32
+        self.shards()[s].intern(token) * SHARDS as u32 + s as u32
     }
 
     /// Interns a batch in parallel, in order: `None` becomes [`NONE`].
@@ -105,18 +186,10 @@ impl TokenDict {
             }
         }
         let locals: Vec<Vec<u32>> = self
-            .shards
+            .shards()
             .par_iter_mut()
             .zip(buckets.par_iter())
-            .map(|(map, idx)| {
-                idx.iter()
-                    .map(|&i| {
-                        let t = tokens[i as usize].as_ref().expect("bucketed");
-                        let next = map.len() as u32;
-                        *map.entry(*t).or_insert(next)
-                    })
-                    .collect()
-            })
+            .map(|(shard, idx)| shard.intern_all(tokens, idx))
             .collect();
         let mut out = vec![NONE; tokens.len()];
         for (s, (idx, loc)) in buckets.iter().zip(&locals).enumerate() {
@@ -129,14 +202,14 @@ impl TokenDict {
 
     /// Makes room for `n` more distinct tokens.
     pub fn reserve(&mut self, n: usize) {
-        for m in &mut self.shards {
+        for m in self.shards() {
             m.reserve(n / SHARDS + 1);
         }
     }
 
     /// Number of distinct tokens.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|m| m.len()).sum()
+        self.shards.iter().map(|m| m.tokens.len()).sum()
     }
 
     /// Whether empty.
@@ -435,8 +508,7 @@ pub fn load(
     dicts: &mut Dictionaries,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Dataset, LinkError> {
-    let file = File::open(path).map_err(|e| IoError::new("cannot read", path, e))?;
-    let mut source = TeeReader::new(file);
+    let mut source = File::open(path).map_err(|e| IoError::new("cannot read", path, e))?;
     let bad = |line: u64, message: String| LinkError::BadData {
         path: path.to_path_buf(),
         line,
@@ -469,6 +541,11 @@ pub fn load(
         })
         .unwrap_or_default();
     let header_lines = newlines(&carry[..header_end]);
+    // The file's SHA-256 is taken as it is read: the header here, each
+    // block as the reader thread cuts it.
+    let mut sha = Sha256::new();
+    sha.update(&carry[..header_end]);
+    let header_bytes = header_end as u64;
     carry.drain(..header_end);
     let expected: Vec<&str> = manifest.columns.iter().map(|c| c.name.as_str()).collect();
     if header != expected {
@@ -592,21 +669,31 @@ pub fn load(
     }
 
     let reader_result = std::thread::scope(|scope| -> Result<(u64, [u8; 32], u64), LinkError> {
-        // The reader thread only reads and cuts the file into blocks that
-        // end at a record boundary; parsing happens on all cores.
-        let (tx, rx) = mpsc::sync_channel::<(Vec<u8>, u64)>(2);
+        // The reader thread only reads, hashes and cuts the file into blocks
+        // that end at a record boundary; parsing happens on all cores.
+        // Parsed blocks come back to be read into again, so that reading
+        // neither allocates nor faults in fresh pages.
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(2);
+        let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
         let reader = scope.spawn(move || -> Result<([u8; 32], u64), std::io::Error> {
+            let mut bytes = header_bytes;
             cut_blocks(
                 &mut source,
                 &mut carry,
                 block,
-                1 + header_lines,
-                |b, line| tx.send((b, line)).is_ok(),
+                || free_rx.try_recv().ok(),
+                |b| {
+                    sha.update(&b);
+                    bytes += b.len() as u64;
+                    tx.send(b).is_ok()
+                },
             )?;
             drop(tx);
-            Ok(source.finish())
+            Ok((sha.finalize().into(), bytes))
         });
         let mut rows = 0u64;
+        // The line the next block starts on.
+        let mut line = 1 + header_lines;
         let mut failure: Option<LinkError> = None;
         // Parsing block N+1 overlaps with interning block N (interning is
         // partly serial), so both cores stay busy.
@@ -628,25 +715,17 @@ pub fn load(
             }
             progress(rows);
         };
-        for (block, first_line) in rx {
+        for block in rx {
             if failure.is_some() {
                 continue;
             }
             // Parse and decode slices of the block in parallel, each slice's
-            // records decoded while they are still in cache.
-            let parse = || -> Result<Vec<Slice>, LinkError> {
-                split_block(&block, first_line, 1 << 20)
+            // records decoded while they are still in cache. Lines are
+            // counted from each slice's start, and made absolute here.
+            let parse = || -> Vec<Result<Slice, BadLine>> {
+                split_block(&block, 1 << 20)
                     .par_iter()
-                    .map(|&(range, line0)| {
-                        parse_slice(
-                            &block[range.0..range.1],
-                            line0,
-                            width,
-                            id_index,
-                            &plan,
-                            &bad,
-                        )
-                    })
+                    .map(|&(s, e)| parse_slice(&block[s..e], width, id_index, &plan))
                     .collect()
             };
             let previous = pending.take();
@@ -655,9 +734,22 @@ pub fn load(
                     absorb(p);
                 }
             });
-            match parts {
-                Ok(p) => pending = Some(p),
-                Err(e) => failure = Some(e),
+            let _ = free_tx.send(block);
+            let mut slices = Vec::with_capacity(parts.len());
+            for part in parts {
+                match part {
+                    Ok(p) => {
+                        line += p.lines;
+                        slices.push(p);
+                    }
+                    Err(e) => {
+                        failure = Some(bad(line + e.line, e.message));
+                        break;
+                    }
+                }
+            }
+            if failure.is_none() {
+                pending = Some(slices);
             }
         }
         if failure.is_none() {
@@ -737,13 +829,14 @@ fn read_block(src: &mut impl Read, buf: &mut Vec<u8>, n: usize) -> std::io::Resu
 
 /// Reads `src` to its end in blocks of about `block` bytes that each end
 /// at a record boundary, after whatever `carry` already holds; hands each
-/// to `send` with its first line number until `send` says stop.
+/// to `send` until `send` says stop. Buffers from `recycle`, when it has
+/// one, are read into before new ones are allocated.
 fn cut_blocks(
     src: &mut impl Read,
     carry: &mut Vec<u8>,
     block: usize,
-    mut line: u64,
-    mut send: impl FnMut(Vec<u8>, u64) -> bool,
+    mut recycle: impl FnMut() -> Option<Vec<u8>>,
+    mut send: impl FnMut(Vec<u8>) -> bool,
 ) -> std::io::Result<()> {
     loop {
         let n = read_block(src, carry, block)?;
@@ -756,13 +849,15 @@ fn cut_blocks(
             }
         };
         if cut > 0 {
-            let rest = carry.split_off(cut);
+            let mut rest = recycle().unwrap_or_default();
+            rest.clear();
+            rest.reserve(carry.len() - cut + block);
+            rest.extend_from_slice(&carry[cut..]);
+            carry.truncate(cut);
             let whole = std::mem::replace(carry, rest);
-            let lines = newlines(&whole);
-            if !send(whole, line) {
+            if !send(whole) {
                 return Ok(());
             }
-            line += lines;
         }
         if n == 0 {
             return Ok(());
@@ -809,34 +904,41 @@ fn last_record_end(b: &[u8]) -> Option<usize> {
     last
 }
 
-/// Cuts a block into slices of about `target` bytes at record boundaries,
-/// with each slice's first line number. A block holding quotes is one
-/// slice (a quoted field may hold a line feed).
-fn split_block(block: &[u8], first_line: u64, target: usize) -> Vec<((usize, usize), u64)> {
-    if block.contains(&b'"') || block.len() <= target {
-        return vec![((0, block.len()), first_line)];
+/// Cuts a block into slices of about `target` bytes at record boundaries.
+/// A block holding quotes is one slice (a quoted field may hold a line
+/// feed).
+fn split_block(block: &[u8], target: usize) -> Vec<(usize, usize)> {
+    if block.len() <= target || memchr::memchr(b'"', block).is_some() {
+        return vec![(0, block.len())];
     }
     let mut out = Vec::new();
     let mut start = 0;
-    let mut line = first_line;
     while start < block.len() {
         let mut end = (start + target).min(block.len());
         if end < block.len() {
-            end = match block[end..].iter().position(|&c| c == b'\n') {
+            end = match memchr::memchr(b'\n', &block[end..]) {
                 Some(k) => end + k + 1,
                 None => block.len(),
             };
         }
-        out.push(((start, end), line));
-        line += newlines(&block[start..end]);
+        out.push((start, end));
         start = end;
     }
     out
 }
 
+/// A malformed record: its line counted from the start of its slice (0 for
+/// the slice's first line), and what is wrong.
+struct BadLine {
+    line: u64,
+    message: String,
+}
+
 /// One parsed and decoded slice of a block.
 struct Slice {
     rows: u64,
+    /// Line feeds in the slice.
+    lines: u64,
     id_bytes: Vec<u8>,
     /// Pairs of (start, end) into `id_bytes`.
     ids: Vec<u32>,
@@ -844,8 +946,13 @@ struct Slice {
 }
 
 /// Records parsed into one flat buffer: no allocation per record.
-struct Flat {
-    data: Vec<u8>,
+struct Flat<'a> {
+    /// The fields' bytes: the input itself when it holds no quotes, else
+    /// csv-core's unquoted copy.
+    data: Cow<'a, [u8]>,
+    /// Bytes between one field's end and the next field's start: 1 (the
+    /// comma) in the input, 0 in csv-core's copy.
+    sep: usize,
     /// Absolute end offsets in `data` of every field of every record.
     ends: Vec<usize>,
     /// Per record: (start in `data`, first index in `ends`, field count,
@@ -853,7 +960,7 @@ struct Flat {
     recs: Vec<(usize, usize, usize, u64)>,
 }
 
-impl Flat {
+impl<'a> Flat<'a> {
     fn len(&self) -> usize {
         self.recs.len()
     }
@@ -866,18 +973,67 @@ impl Flat {
     #[inline]
     fn field(&self, r: usize, c: usize) -> &[u8] {
         let (start, ei, _, _) = self.recs[r];
-        let s = if c == 0 { start } else { self.ends[ei + c - 1] };
+        let s = if c == 0 {
+            start
+        } else {
+            self.ends[ei + c - 1] + self.sep
+        };
         &self.data[s..self.ends[ei + c]]
     }
 
-    /// Parses `bytes` (whole records) with csv-core. (A hand-written
-    /// splitter for unquoted files was measured slower than csv-core's
-    /// DFA and dropped.)
-    fn parse(bytes: &[u8], line0: u64) -> Result<Flat, (u64, String)> {
+    /// Parses `bytes` (whole records), numbering lines from 0; with the
+    /// number of line feeds in `bytes`. Without quotes or carriage returns
+    /// (as linkwell writes encoded files, unless an id or payload value
+    /// needs quoting), fields are found by searching for commas and line
+    /// feeds, and stay where they are; otherwise csv-core parses them.
+    fn parse(bytes: &'a [u8]) -> Result<(Flat<'a>, u64), BadLine> {
+        if memchr::memchr2(b'"', b'\r', bytes).is_some() {
+            Flat::parse_csv(bytes)
+        } else {
+            Ok(Flat::split(bytes))
+        }
+    }
+
+    /// Splits `bytes`, which holds no quote or carriage return, at commas
+    /// and line feeds, skipping blank lines as csv-core does.
+    fn split(bytes: &'a [u8]) -> (Flat<'a>, u64) {
+        let mut ends = Vec::with_capacity(bytes.len() / 16);
+        let mut recs = Vec::with_capacity(bytes.len() / 64);
+        let (mut start, mut first, mut line) = (0usize, 0usize, 0u64);
+        for i in memchr::memchr2_iter(b',', b'\n', bytes) {
+            if bytes[i] == b',' {
+                ends.push(i);
+                continue;
+            }
+            if i > start || ends.len() > first {
+                ends.push(i);
+                recs.push((start, first, ends.len() - first, line));
+                first = ends.len();
+            }
+            start = i + 1;
+            line += 1;
+        }
+        if start < bytes.len() || ends.len() > first {
+            ends.push(bytes.len());
+            recs.push((start, first, ends.len() - first, line));
+        }
+        let f = Flat {
+            data: Cow::Borrowed(bytes),
+            sep: 1,
+            ends,
+            recs,
+        };
+        (f, line)
+    }
+
+    /// [`Flat::parse`] by csv-core, for input that needs it.
+    fn parse_csv(bytes: &'a [u8]) -> Result<(Flat<'a>, u64), BadLine> {
         use csv_core::ReadRecordResult as R;
         let mut rdr = csv_core::ReaderBuilder::new().build();
+        let mut data = vec![0; bytes.len() + 64];
         let mut f = Flat {
-            data: vec![0; bytes.len() + 64],
+            data: Cow::Borrowed(&[]),
+            sep: 0,
             ends: vec![0; 4096],
             recs: Vec::new(),
         };
@@ -887,9 +1043,8 @@ impl Flat {
         // (it does not count line feeds inside them) and carriage returns
         // (it may stop between one and its line feed); so with either
         // about, count them here. Either way, skip blank lines first.
-        let exact = bytes.iter().any(|&c| c == b'"' || c == b'\r');
-        rdr.set_line(line0);
-        let (mut counted, mut line_at) = (0usize, line0);
+        let exact = memchr::memchr2(b'"', b'\r', bytes).is_some();
+        let (mut counted, mut line_at) = (0usize, 0u64);
         loop {
             let mut k = inp;
             while matches!(bytes.get(k), Some(b'\r' | b'\n')) {
@@ -906,7 +1061,7 @@ impl Flat {
             loop {
                 let input = &bytes[inp..];
                 let (res, nin, nout, nend) =
-                    rdr.read_record(input, &mut f.data[out..], &mut f.ends[nends..]);
+                    rdr.read_record(input, &mut data[out..], &mut f.ends[nends..]);
                 // csv-core gives field ends relative to the record's start.
                 for e in &mut f.ends[nends..nends + nend] {
                     *e += rec_start;
@@ -917,12 +1072,15 @@ impl Flat {
                 match res {
                     R::InputEmpty => {
                         if input.is_empty() {
-                            return Err((line, "unexpected end of data".into()));
+                            return Err(BadLine {
+                                line,
+                                message: "unexpected end of data".into(),
+                            });
                         }
                     }
                     R::OutputFull => {
-                        let n = f.data.len();
-                        f.data.resize(n * 2, 0);
+                        let n = data.len();
+                        data.resize(n * 2, 0);
                     }
                     R::OutputEndsFull => {
                         let n = f.ends.len();
@@ -933,8 +1091,13 @@ impl Flat {
                         break;
                     }
                     R::End => {
-                        f.data.truncate(out);
-                        return Ok(f);
+                        data.truncate(out);
+                        f.data = Cow::Owned(data);
+                        // Without quotes or carriage returns, csv-core has
+                        // counted every line feed.
+                        let lines = if exact { newlines(bytes) } else { rdr.line() };
+                        debug_assert_eq!(lines, newlines(bytes));
+                        return Ok((f, lines));
                     }
                 }
             }
@@ -944,21 +1107,19 @@ impl Flat {
 
 fn parse_slice(
     bytes: &[u8],
-    line0: u64,
     width: usize,
     id_index: usize,
     plan: &[(usize, String, Load, Option<String>)],
-    bad: &(dyn Fn(u64, String) -> LinkError + Sync),
-) -> Result<Slice, LinkError> {
-    let recs = Flat::parse(bytes, line0).map_err(|(line, m)| bad(line, m))?;
+) -> Result<Slice, BadLine> {
+    let (recs, lines) = Flat::parse(bytes)?;
     let mut id_bytes = Vec::with_capacity(recs.len() * 16);
     let mut ids = Vec::with_capacity(recs.len() * 2);
     for r in 0..recs.len() {
         if recs.fields(r) != width {
-            return Err(bad(
-                recs.line(r),
-                format!("has {} fields but the header has {width}", recs.fields(r)),
-            ));
+            return Err(BadLine {
+                line: recs.line(r),
+                message: format!("has {} fields but the header has {width}", recs.fields(r)),
+            });
         }
         ids.push(id_bytes.len() as u32);
         id_bytes.extend_from_slice(recs.field(r, id_index));
@@ -966,10 +1127,11 @@ fn parse_slice(
     }
     let decoded = plan
         .iter()
-        .map(|(ci, name, how, _)| decode_column(&recs, *ci, name, *how, bad))
+        .map(|(ci, name, how, _)| decode_column(&recs, *ci, name, *how))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Slice {
         rows: recs.len() as u64,
+        lines,
         id_bytes,
         ids,
         decoded,
@@ -1003,15 +1165,12 @@ impl Decoded {
     }
 }
 
-fn decode_column(
-    recs: &Flat,
-    ci: usize,
-    name: &str,
-    how: Load,
-    bad: &(dyn Fn(u64, String) -> LinkError + Sync),
-) -> Result<Decoded, LinkError> {
-    let line = |r: usize| recs.line(r);
-    let field = |r: usize| -> Result<&[u8], LinkError> { Ok(recs.field(r, ci)) };
+fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decoded, BadLine> {
+    let bad = |r: usize, message: String| BadLine {
+        line: recs.line(r),
+        message,
+    };
+    let field = |r: usize| -> Result<&[u8], BadLine> { Ok(recs.field(r, ci)) };
     Ok(match how {
         Load::Token => Decoded::Tokens(
             (0..recs.len())
@@ -1023,7 +1182,7 @@ fn decode_column(
                     let mut t = [0u8; 32];
                     if f.len() != 64 || crate::hex::decode_into(f, &mut t).is_err() {
                         return Err(bad(
-                            line(r),
+                            r,
                             format!("column {name} is not a 64-character hex token"),
                         ));
                     }
@@ -1043,7 +1202,7 @@ fn decode_column(
                             let mut t = [0u8; 32];
                             if p.len() != 64 || crate::hex::decode_into(p, &mut t).is_err() {
                                 return Err(bad(
-                                    line(r),
+                                    r,
                                     format!("column {name} is not a list of hex tokens"),
                                 ));
                             }
@@ -1063,7 +1222,7 @@ fn decode_column(
                     match crate::bloom::from_base64(f) {
                         Some(w) if w.len() == words => Ok(Some(w)),
                         _ => Err(bad(
-                            line(r),
+                            r,
                             format!(
                                 "column {name} is not a base64 Bloom filter of {} bits",
                                 words * 64
@@ -1078,7 +1237,7 @@ fn decode_column(
                 .map(|r| {
                     let f = field(r)?;
                     if std::str::from_utf8(f).is_err() {
-                        return Err(bad(line(r), format!("column {name} is not valid UTF-8")));
+                        return Err(bad(r, format!("column {name} is not valid UTF-8")));
                     }
                     Ok(f.to_vec())
                 })
@@ -1125,19 +1284,27 @@ mod tests {
     fn via_blocks(bytes: &[u8], block: usize, target: usize) -> Vec<(Vec<Vec<u8>>, u64)> {
         let mut blocks = Vec::new();
         let mut carry = Vec::new();
-        cut_blocks(&mut &bytes[..], &mut carry, block, 1, |b, line| {
-            blocks.push((b, line));
-            true
-        })
+        cut_blocks(
+            &mut &bytes[..],
+            &mut carry,
+            block,
+            || None,
+            |b| {
+                blocks.push(b);
+                true
+            },
+        )
         .unwrap();
         let mut out = Vec::new();
-        for (b, line) in blocks {
-            for ((s, e), line0) in split_block(&b, line, target) {
-                let f = Flat::parse(&b[s..e], line0).unwrap();
+        let mut line = 1;
+        for b in blocks {
+            for (s, e) in split_block(&b, target) {
+                let (f, lines) = Flat::parse(&b[s..e]).unwrap_or_else(|e| panic!("{}", e.message));
                 for r in 0..f.len() {
                     let fields = (0..f.fields(r)).map(|c| f.field(r, c).to_vec()).collect();
-                    out.push((fields, f.line(r)));
+                    out.push((fields, line + f.line(r)));
                 }
+                line += lines;
             }
         }
         out
@@ -1233,6 +1400,68 @@ mod tests {
             prop_assert_eq!(via_blocks(&bytes, block, target), via_csv(&bytes));
         }
 
+        /// Files without quotes or carriage returns, which are split
+        /// without csv-core, read as the csv crate reads them too: blank
+        /// lines, empty fields and a last line without a line feed.
+        #[test]
+        fn unquoted_blocks_read_what_csv_reads(
+            bytes in prop::collection::vec(prop::sample::select(b"ab ,\n".to_vec()), 0..120),
+            block in 1usize..64,
+            target in 1usize..32,
+        ) {
+            prop_assert_eq!(via_blocks(&bytes, block, target), via_csv(&bytes));
+        }
+
+        /// The token dictionary gives each shard's tokens ids in the order
+        /// first seen, whether interned one at a time or in batches, from
+        /// an empty table (which grows) or a reserved one. Tokens share
+        /// their slot-choosing prefix, tag and shard byte often, so that
+        /// probing and the full comparison are exercised.
+        #[test]
+        fn token_ids_follow_first_sight(
+            picks in prop::collection::vec(
+                (0u8..4, 0u8..3, 0u8..2, 0u8..3, any::<bool>()), 0..400),
+            reserve in 0usize..2000,
+            batch in 1usize..50,
+        ) {
+            let token = |&(a, b, c, tail, _): &(u8, u8, u8, u8, bool)| {
+                let mut t = [0u8; 32];
+                t[0] = a;
+                t[8] = b;
+                t[31] = c;
+                t[20] = tail;
+                t
+            };
+            let tokens: Vec<Option<[u8; 32]>> =
+                picks.iter().map(|p| (!p.4).then(|| token(p))).collect();
+            let mut want_maps: Vec<HashMap<[u8; 32], u32>> = vec![HashMap::new(); SHARDS];
+            let want: Vec<u32> = tokens
+                .iter()
+                .map(|t| match t {
+                    None => NONE,
+                    Some(t) => {
+                        let s = shard_of(t);
+                        let m = &mut want_maps[s];
+                        let next = m.len() as u32;
+                        *m.entry(*t).or_insert(next) * SHARDS as u32 + s as u32
+                    }
+                })
+                .collect();
+            let mut one = TokenDict::default();
+            let singly: Vec<u32> = tokens
+                .iter()
+                .map(|t| t.as_ref().map_or(NONE, |t| one.intern(t)))
+                .collect();
+            prop_assert_eq!(&singly, &want);
+            let mut many = TokenDict::default();
+            many.reserve(reserve);
+            let batched: Vec<u32> = tokens.chunks(batch).flat_map(|c| many.intern_batch(c)).collect();
+            prop_assert_eq!(&batched, &want);
+            let distinct: usize = want_maps.iter().map(HashMap::len).sum();
+            prop_assert_eq!(many.len(), distinct);
+            prop_assert_eq!(one.len(), distinct);
+        }
+
         /// Arbitrary bytes never panic the block reader, and it sees as many
         /// records as the csv crate.
         #[test]
@@ -1240,12 +1469,14 @@ mod tests {
             prop::sample::select(b"ab,\"\n\r".to_vec()), 0..80), block in 1usize..16) {
             let mut carry = Vec::new();
             let mut n = 0;
-            cut_blocks(&mut &bytes[..], &mut carry, block, 1, |b, line| {
-                for ((s, e), l) in split_block(&b, line, 4) {
-                    if let Ok(f) = Flat::parse(&b[s..e], l) {
+            let spare = std::cell::RefCell::new(Vec::new());
+            cut_blocks(&mut &bytes[..], &mut carry, block, || spare.borrow_mut().pop(), |b| {
+                for (s, e) in split_block(&b, 4) {
+                    if let Ok((f, _)) = Flat::parse(&b[s..e]) {
                         n += f.len();
                     }
                 }
+                spare.borrow_mut().push(b);
                 true
             }).unwrap();
             prop_assert!(n <= bytes.len() + 1);

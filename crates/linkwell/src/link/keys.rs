@@ -170,64 +170,126 @@ pub fn groups(
     right_ok: &(dyn Fn(usize) -> bool + Sync),
 ) -> (Groups, Eligible) {
     assert!(n_left < RIGHT_BIT as usize && n_right < RIGHT_BIT as usize);
-    let mut entries: Vec<(u64, u32)> = (0..n_left as u32)
-        .into_par_iter()
-        .filter(|&i| left_ok(i as usize))
-        .filter_map(|i| KeyColumns::hash(&key.left, i as usize).map(|h| (h, i)))
-        .chain(
-            (0..n_right as u32)
-                .into_par_iter()
-                .filter(|&i| right_ok(i as usize))
-                .filter_map(|i| {
-                    KeyColumns::hash(&key.right, i as usize).map(|h| (h, i | RIGHT_BIT))
-                }),
-        )
-        .collect();
-    let left_count = entries.iter().filter(|e| e.1 & RIGHT_BIT == 0).count() as u64;
+    if let ([l], [r]) = (&key.left[..], &key.right[..]) {
+        // One column: the id is the key, and an entry `id << 32 | member`
+        // is one u64, half the bytes to sort.
+        let mut entries: Vec<u64> = Vec::with_capacity(n_left + n_right);
+        entries.par_extend(one_column(&l[..n_left], left_ok, 0));
+        let left = entries.len() as u64;
+        entries.par_extend(one_column(&r[..n_right], right_ok, RIGHT_BIT));
+        let eligible = Eligible {
+            left,
+            right: entries.len() as u64 - left,
+        };
+        entries.par_sort_unstable();
+        let g = collect(
+            &entries,
+            |e| e >> 32,
+            |e| *e as u32,
+            |run, g| {
+                g.push(run.iter().map(|e| *e as u32));
+            },
+        );
+        return (g, eligible);
+    }
+    let mut entries: Vec<(u64, u32)> = Vec::with_capacity(n_left + n_right);
+    entries.par_extend(columns(&key.left, n_left, left_ok, 0));
+    let left = entries.len() as u64;
+    entries.par_extend(columns(&key.right, n_right, right_ok, RIGHT_BIT));
     let eligible = Eligible {
-        left: left_count,
-        right: entries.len() as u64 - left_count,
+        left,
+        right: entries.len() as u64 - left,
     };
     entries.par_sort_unstable();
-    // Runs of equal hash with both sides present.
-    let mut runs = Vec::new();
-    let mut s = 0;
-    for i in 1..=entries.len() {
-        if i == entries.len() || entries[i].0 != entries[s].0 {
-            let run = &entries[s..i];
-            // Sorted by (hash, record|side): lefts come first, rights last.
-            if run.len() > 1 && run[0].1 & RIGHT_BIT == 0 && run[run.len() - 1].1 & RIGHT_BIT != 0 {
-                runs.push((s, i));
+    let g = collect(
+        &entries,
+        |e| e.0,
+        |e| e.1,
+        |run, g| {
+            // Verify the full key: split a run whose keys differ (a 64-bit
+            // hash collision).
+            let mut members: Vec<(Vec<u32>, u32)> =
+                run.iter().map(|x| (key.key_of(x.1), x.1)).collect();
+            members.sort_unstable();
+            for grp in members.chunk_by(|a, b| a.0 == b.0) {
+                g.push(grp.iter().map(|m| m.1));
             }
-            s = i;
+        },
+    );
+    (g, eligible)
+}
+
+/// Entries `id << 32 | member` of one side's records with a key allowed by
+/// `ok`; `bit` marks the side.
+fn one_column<'a>(
+    col: &'a [u32],
+    ok: &'a (dyn Fn(usize) -> bool + Sync),
+    bit: u32,
+) -> impl ParallelIterator<Item = u64> + 'a {
+    col.par_iter()
+        .enumerate()
+        .filter(move |&(i, &v)| v != NONE && ok(i))
+        .map(move |(i, &v)| u64::from(v) << 32 | u64::from(i as u32 | bit))
+}
+
+/// Entries `(hash, member)` of one side's first `n` records with a complete
+/// key allowed by `ok`; `bit` marks the side.
+fn columns<'a>(
+    cols: &'a [&'a [u32]],
+    n: usize,
+    ok: &'a (dyn Fn(usize) -> bool + Sync),
+    bit: u32,
+) -> impl ParallelIterator<Item = (u64, u32)> + 'a {
+    (0..n as u32)
+        .into_par_iter()
+        .filter(move |&i| ok(i as usize))
+        .filter_map(move |i| KeyColumns::hash(cols, i as usize).map(|h| (h, i | bit)))
+}
+
+/// The groups of `entries`, sorted by (hash, member): each run of equal
+/// hash with members on both sides goes to `add`. Runs are found and added
+/// in parallel, in pieces that start at a run's start, and joined in order.
+fn collect<E: Sync>(
+    entries: &[E],
+    hash: impl Fn(&E) -> u64 + Sync,
+    member: impl Fn(&E) -> u32 + Sync,
+    add: impl Fn(&[E], &mut Groups) + Sync,
+) -> Groups {
+    let pieces = (entries.len() / (1 << 16)).clamp(1, 256);
+    let mut cuts: Vec<usize> = (0..=pieces).map(|k| k * entries.len() / pieces).collect();
+    for c in &mut cuts[1..pieces] {
+        while *c > 0 && *c < entries.len() && hash(&entries[*c]) == hash(&entries[*c - 1]) {
+            *c += 1;
         }
     }
-    let single = key.left.len() == 1;
-    let parts: Vec<Groups> = runs
-        .par_chunks(4096)
-        .map(|chunk| {
+    let parts: Vec<Groups> = cuts
+        .par_windows(2)
+        .map(|w| {
             let mut g = Groups::default();
-            for &(s, e) in chunk {
-                let run = &entries[s..e];
-                if single {
-                    g.push(run.iter().map(|x| x.1));
-                    continue;
-                }
-                // Verify the full key: split a run whose keys differ (a
-                // 64-bit hash collision).
-                let mut members: Vec<(Vec<u32>, u32)> =
-                    run.iter().map(|x| (key.key_of(x.1), x.1)).collect();
-                members.sort_unstable();
-                for grp in members.chunk_by(|a, b| a.0 == b.0) {
-                    g.push(grp.iter().map(|m| m.1));
+            let piece = &entries[w[0].min(w[1])..w[1]];
+            let mut s = 0;
+            for i in 1..=piece.len() {
+                if i == piece.len() || hash(&piece[i]) != hash(&piece[s]) {
+                    let run = &piece[s..i];
+                    // Sorted by (hash, member): lefts first, rights last.
+                    if run.len() > 1
+                        && member(&run[0]) & RIGHT_BIT == 0
+                        && member(&run[run.len() - 1]) & RIGHT_BIT != 0
+                    {
+                        add(run, &mut g);
+                    }
+                    s = i;
                 }
             }
             g
         })
         .collect();
     let mut all = Groups::default();
+    all.left.reserve(parts.iter().map(|p| p.left.len()).sum());
+    all.right.reserve(parts.iter().map(|p| p.right.len()).sum());
+    all.ends.reserve(parts.iter().map(|p| p.ends.len()).sum());
     for p in parts {
         all.append(p);
     }
-    (all, eligible)
+    all
 }

@@ -49,13 +49,20 @@ pub struct LinkRow {
     /// Index of the rule's name (deterministic) or the model's
     /// (probabilistic) in the names passed to the writers.
     pub rule: u16,
-    /// Match weight (log2 Bayes factor), probabilistic links only.
+    /// Match weight (log2 Bayes factor), probabilistic links only; the
+    /// match probability follows from it ([`LinkRow::probability`]).
     pub weight: Option<f64>,
-    /// Match probability, probabilistic links only.
-    pub probability: Option<f64>,
     /// Per-comparison explanation cells (level name and weight), when asked
-    /// for.
-    pub explain: Vec<String>,
+    /// for. (A boxed slice: a row is 48 bytes, and a deterministic link of
+    /// ten million takes no more.)
+    pub explain: Box<[String]>,
+}
+
+impl LinkRow {
+    /// Match probability, probabilistic links only.
+    pub fn probability(&self) -> Option<f64> {
+        self.weight.map(super::probabilistic::probability)
+    }
 }
 
 /// What the link table's columns are.
@@ -219,8 +226,9 @@ pub fn write_links(
         }
     }
     f.write_all(&header).map_err(io)?;
-    for chunk in rows.chunks(1 << 16) {
-        let parts: Vec<Vec<u8>> = chunk
+    // Each chunk is formatted in parallel while the one before is written.
+    let format_chunk = |chunk: &[LinkRow]| -> Vec<Vec<u8>> {
+        chunk
             .par_chunks(4096)
             .map(|rs| {
                 let mut b = Vec::with_capacity(rs.len() * 48);
@@ -241,7 +249,7 @@ pub fn write_links(
                             b.push(b',');
                             b.extend_from_slice(fmt_f64(r.weight).as_bytes());
                             b.push(b',');
-                            b.extend_from_slice(fmt_f64(r.probability).as_bytes());
+                            b.extend_from_slice(fmt_f64(r.probability()).as_bytes());
                             for e in &r.explain {
                                 b.push(b',');
                                 write_csv_field(&mut b, e.as_bytes());
@@ -252,10 +260,22 @@ pub fn write_links(
                 }
                 b
             })
-            .collect();
-        for p in parts {
-            f.write_all(&p).map_err(io)?;
-        }
+            .collect()
+    };
+    let mut written: Option<Vec<Vec<u8>>> = None;
+    for chunk in rows.chunks(1 << 16).map(Some).chain([None]) {
+        let previous = written.take();
+        let (next, done) = rayon::join(
+            || chunk.map(format_chunk),
+            || -> std::io::Result<()> {
+                for p in previous.into_iter().flatten() {
+                    f.write_all(&p)?;
+                }
+                Ok(())
+            },
+        );
+        done.map_err(io)?;
+        written = next;
     }
     let amb_path = ambiguous_path(path);
     let mut a = AtomicFile::create(&amb_path)?;
@@ -393,7 +413,7 @@ pub fn write_extract(
             b.push(b',');
             b.extend_from_slice(r.method.name().as_bytes());
             b.push(b',');
-            if let Some(p) = r.probability {
+            if let Some(p) = r.probability() {
                 b.extend_from_slice(format!("{p:.3}").as_bytes());
             }
         } else {

@@ -241,8 +241,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
             method: Method::Deterministic,
             rule: l.rule,
             weight: None,
-            probability: None,
-            explain: Vec::new(),
+            explain: Box::default(),
         }));
         det
     } else {
@@ -323,11 +322,10 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
             method: Method::Probabilistic,
             rule: fs_rule,
             weight: Some(s.weight),
-            probability: Some(prob::probability(s.weight)),
             explain: if req.explain {
-                explain_cells(&model, &weights, s)
+                explain_cells(&model, &weights, s).into()
             } else {
-                Vec::new()
+                Box::default()
             },
         }));
         if let Some(n) = req.review_sample {
@@ -349,7 +347,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
     if req.explain {
         for r in &mut rows {
             if r.explain.is_empty() {
-                r.explain = vec![String::new(); explain_columns.len()];
+                r.explain = vec![String::new(); explain_columns.len()].into();
             }
         }
     }
