@@ -57,8 +57,43 @@ pub struct AtomicFile {
     path: PathBuf,
     tmp: PathBuf,
     writer: Option<HashingWriter<BufWriter<File>>>,
-    /// Bytes known to be on disk (see [`SYNC_EVERY`]).
+    /// Bytes handed to the kernel and to `syncer` to sync (see
+    /// [`SYNC_EVERY`]).
     synced: u64,
+    /// Syncs on another thread, started when the file first grows past
+    /// [`SYNC_EVERY`].
+    syncer: Option<Syncer>,
+}
+
+/// A thread that syncs a file to disk each time it is asked, so that
+/// writing goes on while the disk catches up (a sync of 64 MiB can take a
+/// quarter of a second, and the writer used to wait for each).
+struct Syncer {
+    tx: std::sync::mpsc::Sender<()>,
+    handle: std::thread::JoinHandle<io::Result<()>>,
+}
+
+impl Syncer {
+    fn start(file: File) -> Syncer {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::spawn(move || {
+            while rx.recv().is_ok() {
+                // Requests that came in meanwhile are served by this sync.
+                while rx.try_recv().is_ok() {}
+                file.sync_data()?;
+            }
+            Ok(())
+        });
+        Syncer { tx, handle }
+    }
+
+    /// Waits for the syncs asked for; the first error of any.
+    fn finish(self) -> io::Result<()> {
+        drop(self.tx);
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the sync thread panicked")))
+    }
 }
 
 /// While a large output is written, every this many bytes are flushed to
@@ -96,16 +131,25 @@ impl AtomicFile {
             tmp,
             writer: Some(HashingWriter::new(BufWriter::with_capacity(1 << 20, file))),
             synced: 0,
+            syncer: None,
         })
     }
 
-    /// Syncs what has been written when [`SYNC_EVERY`] more bytes have
-    /// been written since the last time.
+    /// Has what has been written synced, on the sync thread, when
+    /// [`SYNC_EVERY`] more bytes have been written since the last time.
     fn sync_progress(&mut self) -> io::Result<()> {
         let w = self.writer.as_mut().expect("not committed");
         if w.bytes - self.synced >= SYNC_EVERY {
             w.inner.flush()?;
-            w.inner.get_ref().sync_data()?;
+            if self.syncer.is_none() {
+                self.syncer = Some(Syncer::start(w.inner.get_ref().try_clone()?));
+            }
+            let syncer = self.syncer.as_ref().expect("started");
+            if syncer.tx.send(()).is_err() {
+                // The thread stopped on an error: report it now.
+                let e = self.syncer.take().expect("started").finish();
+                return Err(e.err().unwrap_or_else(|| io::Error::other("sync stopped")));
+            }
             self.synced = w.bytes;
         }
         Ok(())
@@ -127,6 +171,11 @@ impl AtomicFile {
     /// # Errors
     /// [`IoError`] on any failure (the temporary file is then removed).
     pub fn commit(mut self) -> Result<([u8; 32], u64), IoError> {
+        if let Some(syncer) = self.syncer.take() {
+            syncer
+                .finish()
+                .map_err(|e| IoError::new("cannot write", &self.tmp, e))?;
+        }
         let w = self.writer.take().expect("not yet committed");
         let (digest, bytes, buf) = w.finish();
         let file = buf
@@ -265,7 +314,7 @@ mod tests {
         for _ in 0..pieces {
             f.write_all(&piece).unwrap();
         }
-        assert!(f.synced >= SYNC_EVERY && !p.exists());
+        assert!(f.synced >= SYNC_EVERY && f.syncer.is_some() && !p.exists());
         let (digest, n) = f.commit().unwrap();
         assert_eq!(n, pieces << 20);
         assert_eq!(sha256_file(&p).unwrap(), (digest, n));

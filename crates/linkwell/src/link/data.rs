@@ -117,8 +117,8 @@ impl Shard {
     }
 
     /// Interns `tokens[i]` for each `i` of `idx`, in order; their local ids.
-    fn intern_all(&mut self, tokens: &[Option<[u8; 32]>], idx: &[u32]) -> Vec<u32> {
-        let get = |i: u32| tokens[i as usize].as_ref().expect("bucketed");
+    fn intern_all(&mut self, tokens: &[Option<&[u8; 32]>], idx: &[u32]) -> Vec<u32> {
+        let get = |i: u32| tokens[i as usize].expect("bucketed");
         self.reserve(0);
         let mut out = Vec::with_capacity(idx.len());
         for group in idx.chunks(GROUP) {
@@ -178,7 +178,7 @@ impl TokenDict {
     }
 
     /// Interns a batch in parallel, in order: `None` becomes [`NONE`].
-    pub fn intern_batch(&mut self, tokens: &[Option<[u8; 32]>]) -> Vec<u32> {
+    pub fn intern_batch(&mut self, tokens: &[Option<&[u8; 32]>]) -> Vec<u32> {
         let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
         for (i, t) in tokens.iter().enumerate() {
             if let Some(t) = t {
@@ -289,6 +289,13 @@ impl StrColumn {
     pub fn push(&mut self, s: &[u8]) {
         self.data.extend_from_slice(s);
         self.ends.push(self.data.len() as u64);
+    }
+
+    /// Appends values stored end to end in `data`, ending at `ends`.
+    fn append(&mut self, data: &[u8], ends: &[u32]) {
+        let base = self.data.len() as u64;
+        self.data.extend_from_slice(data);
+        self.ends.extend(ends.iter().map(|&e| base + u64::from(e)));
     }
 
     /// The `i`th value.
@@ -702,16 +709,14 @@ pub fn load(
             let mut columns: Vec<Vec<Decoded>> = plan.iter().map(|_| Vec::new()).collect();
             for part in parts {
                 rows += part.rows;
-                for id in part.ids.chunks_exact(2) {
-                    ids.push(&part.id_bytes[id[0] as usize..id[1] as usize]);
-                }
+                ids.append(&part.id_bytes, &part.id_ends);
                 for (c, d) in columns.iter_mut().zip(part.decoded) {
                     c.push(d);
                 }
             }
             for ((col, parts), (_, _, _, domain)) in out.iter_mut().zip(columns).zip(&plan) {
                 let d = domain.as_deref().unwrap_or("");
-                intern_into(col, Decoded::concat(parts), d, dicts);
+                intern_into(col, parts, d, dicts);
             }
             progress(rows);
         };
@@ -940,8 +945,8 @@ struct Slice {
     /// Line feeds in the slice.
     lines: u64,
     id_bytes: Vec<u8>,
-    /// Pairs of (start, end) into `id_bytes`.
-    ids: Vec<u32>,
+    /// Where each id ends in `id_bytes`.
+    id_ends: Vec<u32>,
     decoded: Vec<Decoded>,
 }
 
@@ -1113,7 +1118,7 @@ fn parse_slice(
 ) -> Result<Slice, BadLine> {
     let (recs, lines) = Flat::parse(bytes)?;
     let mut id_bytes = Vec::with_capacity(recs.len() * 16);
-    let mut ids = Vec::with_capacity(recs.len() * 2);
+    let mut id_ends = Vec::with_capacity(recs.len());
     for r in 0..recs.len() {
         if recs.fields(r) != width {
             return Err(BadLine {
@@ -1121,9 +1126,8 @@ fn parse_slice(
                 message: format!("has {} fields but the header has {width}", recs.fields(r)),
             });
         }
-        ids.push(id_bytes.len() as u32);
         id_bytes.extend_from_slice(recs.field(r, id_index));
-        ids.push(id_bytes.len() as u32);
+        id_ends.push(id_bytes.len() as u32);
     }
     let decoded = plan
         .iter()
@@ -1133,7 +1137,7 @@ fn parse_slice(
         rows: recs.len() as u64,
         lines,
         id_bytes,
-        ids,
+        id_ends,
         decoded,
     })
 }
@@ -1172,24 +1176,25 @@ fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decode
     };
     let field = |r: usize| -> Result<&[u8], BadLine> { Ok(recs.field(r, ci)) };
     Ok(match how {
-        Load::Token => Decoded::Tokens(
-            (0..recs.len())
-                .map(|r| {
-                    let f = field(r)?;
-                    if f.is_empty() {
-                        return Ok(None);
-                    }
-                    let mut t = [0u8; 32];
-                    if f.len() != 64 || crate::hex::decode_into(f, &mut t).is_err() {
-                        return Err(bad(
-                            r,
-                            format!("column {name} is not a 64-character hex token"),
-                        ));
-                    }
-                    Ok(Some(t))
-                })
-                .collect::<Result<_, _>>()?,
-        ),
+        Load::Token => {
+            let mut v = Vec::with_capacity(recs.len());
+            for r in 0..recs.len() {
+                let f = recs.field(r, ci);
+                if f.is_empty() {
+                    v.push(None);
+                    continue;
+                }
+                let mut t = [0u8; 32];
+                if f.len() != 64 || crate::hex::decode_into(f, &mut t).is_err() {
+                    return Err(bad(
+                        r,
+                        format!("column {name} is not a 64-character hex token"),
+                    ));
+                }
+                v.push(Some(t));
+            }
+            Decoded::Tokens(v)
+        }
         Load::TokenSet => Decoded::TokenSets(
             (0..recs.len())
                 .map(|r| {
@@ -1246,12 +1251,21 @@ fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decode
     })
 }
 
-fn intern_into(col: &mut Column, dec: Decoded, domain: &str, dicts: &mut Dictionaries) {
-    match (col, dec) {
-        (Column::Token { ids, .. }, Decoded::Tokens(v)) => {
-            let dict = dicts.tokens.get_mut(domain).expect("dictionary");
-            ids.extend(dict.intern_batch(&v));
-        }
+fn intern_into(col: &mut Column, parts: Vec<Decoded>, domain: &str, dicts: &mut Dictionaries) {
+    if let Column::Token { ids, .. } = col {
+        // Tokens are interned from the slices where they were decoded.
+        let tokens: Vec<Option<&[u8; 32]>> = parts
+            .iter()
+            .flat_map(|p| match p {
+                Decoded::Tokens(v) => v.iter().map(Option::as_ref),
+                _ => unreachable!("decoded as planned"),
+            })
+            .collect();
+        let dict = dicts.tokens.get_mut(domain).expect("dictionary");
+        ids.extend(dict.intern_batch(&tokens));
+        return;
+    }
+    match (col, Decoded::concat(parts)) {
         (Column::TokenSet { ends, ids, .. }, Decoded::TokenSets(v)) => {
             let dict = dicts.tokens.get_mut(domain).expect("dictionary");
             for set in v {
@@ -1455,7 +1469,8 @@ mod tests {
             prop_assert_eq!(&singly, &want);
             let mut many = TokenDict::default();
             many.reserve(reserve);
-            let batched: Vec<u32> = tokens.chunks(batch).flat_map(|c| many.intern_batch(c)).collect();
+            let refs: Vec<Option<&[u8; 32]>> = tokens.iter().map(Option::as_ref).collect();
+            let batched: Vec<u32> = refs.chunks(batch).flat_map(|c| many.intern_batch(c)).collect();
             prop_assert_eq!(&batched, &want);
             let distinct: usize = want_maps.iter().map(HashMap::len).sum();
             prop_assert_eq!(many.len(), distinct);

@@ -407,8 +407,17 @@ pub fn run(
             }
             for &l in ls {
                 for &r in rs {
-                    if cardinality == Cardinality::ManyToMany && !pairs_seen.insert((l, r)) {
-                        continue;
+                    // Many-to-many, a pair an earlier rule linked is not
+                    // linked again. (Within one rule a pair comes up once:
+                    // each record is in one group. So pairs are remembered
+                    // only while a later rule may find them again.)
+                    if cardinality == Cardinality::ManyToMany {
+                        if ri > 0 && pairs_seen.contains(&(l, r)) {
+                            continue;
+                        }
+                        if ri + 1 < rules.len() {
+                            pairs_seen.insert((l, r));
+                        }
                     }
                     out.links.push(Link {
                         left: l,
@@ -429,7 +438,9 @@ pub fn run(
         }
         out.rules.push(stats);
     }
-    out.links.par_sort_unstable_by_key(|l| (l.left, l.right));
+    // By (left, right) as one u64: a single comparison per step.
+    out.links
+        .par_sort_unstable_by_key(|l| u64::from(l.left) << 32 | u64::from(l.right));
     out.ambiguous.sort_unstable();
     out.unlinked_left = left_linked.iter().filter(|&&x| !x).count() as u64;
     out.unlinked_right = right_linked.iter().filter(|&&x| !x).count() as u64;

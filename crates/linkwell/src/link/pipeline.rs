@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use super::data::{self, Dataset, Dictionaries};
 use super::deterministic::{self, Rule, RulesFile};
 use super::output::{
@@ -235,7 +237,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
     let det = if deterministic {
         (req.progress)(Stage::Deterministic, 0);
         let det = deterministic::run(&left, &right, &rules, cardinality, max_group);
-        rows.extend(det.links.iter().map(|l| LinkRow {
+        rows.par_extend(det.links.par_iter().map(|l| LinkRow {
             left: l.left,
             right: l.right,
             method: Method::Deterministic,
