@@ -1,5 +1,5 @@
-//! The linkage hot paths: the match-key join, the comparison loop, Dice on
-//! Bloom filters, and EM.
+//! The linkage hot paths: the match-key join, interning tokens, the
+//! comparison loop, Dice on Bloom filters, and EM.
 //!
 //! `cargo bench --bench link`. The comparison and cascade benches run on a
 //! synthetic population made with `linkwell-synth` and encoded with the
@@ -9,7 +9,7 @@ use std::path::Path;
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use linkwell::bloom::{dice, BloomKey, BloomParams};
-use linkwell::link::data::{self, Dictionaries};
+use linkwell::link::data::{self, Dictionaries, TokenDict};
 use linkwell::link::deterministic;
 use linkwell::link::keys::{self, KeyColumns};
 use linkwell::link::probabilistic::{self, model, Prepared};
@@ -85,6 +85,58 @@ fn join(c: &mut Criterion) {
             keys::groups(&k, left.len(), right.len(), &|_| true, &|_| true)
                 .0
                 .len()
+        })
+    });
+    g.finish();
+}
+
+/// SplitMix64: reproducible stand-ins for tokens (HMAC outputs are
+/// uniformly random too).
+fn splitmix(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn intern(c: &mut Criterion) {
+    // The loader's token dictionary: 1M distinct tokens, then 1M of which
+    // 90% were seen, in batches of 100k (about what one 8 MB block of an
+    // NHS-number file holds).
+    let n = 1_000_000usize;
+    let mut x = 1u64;
+    let mut token = || {
+        let mut t = [0u8; 32];
+        for w in t.chunks_exact_mut(8) {
+            w.copy_from_slice(&splitmix(&mut x).to_le_bytes());
+        }
+        t
+    };
+    let left: Vec<[u8; 32]> = (0..n).map(|_| token()).collect();
+    let right: Vec<[u8; 32]> = (0..n)
+        .map(|i| {
+            if i % 10 == 0 {
+                token()
+            } else {
+                left[i * 7919 % n]
+            }
+        })
+        .collect();
+    let mut g = c.benchmark_group("intern");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(2 * n as u64));
+    g.bench_function("tokens_1m_then_1m_90pct_seen", |b| {
+        b.iter(|| {
+            let mut d = TokenDict::default();
+            d.reserve(n);
+            for side in [&left, &right] {
+                for chunk in side.chunks(100_000) {
+                    let refs: Vec<Option<&[u8; 32]>> = chunk.iter().map(Some).collect();
+                    black_box(d.intern_batch(&refs));
+                }
+            }
+            d.len()
         })
     });
     g.finish();
@@ -174,5 +226,5 @@ fn linkage(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, join, dice_bench, linkage);
+criterion_group!(benches, join, intern, dice_bench, linkage);
 criterion_main!(benches);
