@@ -47,11 +47,44 @@ const GROUP: usize = 16;
 struct Shard {
     slots: Vec<u64>,
     tokens: Vec<[u8; 32]>,
+    /// Set when a lookup ran past [`LONGEST_PROBE`] slots: slots are then
+    /// chosen by [`keyed_hash`] under this key.
+    key: Option<[u64; 4]>,
 }
 
+/// A probe this long (at most half full, honest tokens make runs of a few
+/// dozen at the very most) means tokens that share their first eight bytes:
+/// the shard switches to a keyed hash.
+const LONGEST_PROBE: usize = 256;
+
+/// A token's first eight bytes: tokens are HMAC outputs, uniformly random,
+/// so these already make a good hash.
 #[inline]
 fn prefix(t: &[u8; 32]) -> u64 {
     u64::from_le_bytes(t[..8].try_into().expect("eight bytes"))
+}
+
+/// All 32 bytes folded under a random key (64×64→128-bit multiplies, as
+/// in wyhash). Used only once a shard has seen tokens that share their
+/// first eight bytes — crafted or broken files from outside the TRE, which
+/// would otherwise pile into one run of slots and make interning quadratic;
+/// under a key they do not know, they cannot be made to collide. Ids do not
+/// depend on the hash: they follow the order tokens are first seen.
+#[inline]
+fn keyed_hash(t: &[u8; 32], k: &[u64; 4]) -> u64 {
+    let w = |i: usize| u64::from_le_bytes(t[8 * i..8 * i + 8].try_into().expect("eight bytes"));
+    let mum = |a: u64, b: u64| {
+        let p = u128::from(a) * u128::from(b);
+        (p as u64) ^ ((p >> 64) as u64)
+    };
+    let (a, b) = (mum(w(0) ^ k[0], w(1) ^ k[1]), mum(w(2) ^ k[2], w(3) ^ k[3]));
+    // A last multiply spreads every input bit over the low bits that pick
+    // the slot (without it, tokens differing only in their last bytes
+    // shared a few hundred slots of 8192 in the test below).
+    mum(
+        a ^ k[3] ^ 0x9E37_79B9_7F4A_7C15,
+        b ^ k[0] ^ 0xBF58_476D_1CE4_E5B9,
+    )
 }
 
 #[inline]
@@ -63,84 +96,138 @@ impl Shard {
     /// The first slot to probe for `t`.
     #[inline]
     fn home(&self, t: &[u8; 32]) -> usize {
-        prefix(t) as usize & (self.slots.len() - 1)
+        let h = match &self.key {
+            None => prefix(t),
+            Some(k) => keyed_hash(t, k),
+        };
+        h as usize & (self.slots.len() - 1)
     }
 
-    /// Makes room for `n` more tokens, keeping the table at most half
-    /// full.
+    /// Makes room for `n` more tokens.
     fn reserve(&mut self, n: usize) {
         self.tokens.reserve(n);
-        let want = ((self.tokens.len() + n) * 2).next_power_of_two().max(16);
+        self.fit(self.tokens.len() + n);
+    }
+
+    /// Sizes the table for `total` tokens at most half full: the smallest
+    /// power of two that does, so that growing one token past it doubles.
+    fn fit(&mut self, total: usize) {
+        let want = (total * 2).next_power_of_two().max(16);
         if want > self.slots.len() {
-            // Zeroed by writing, not by `vec!` (calloc): lookups read slots
-            // before anything is written there, and a read maps a fresh
-            // page to the shared zero page, so its first write would then
-            // fault again and flush the other cores' TLBs.
-            self.slots = Vec::with_capacity(want);
-            self.slots.resize(want, 0);
-            let mask = want - 1;
-            for (local, t) in self.tokens.iter().enumerate() {
-                let mut i = prefix(t) as usize & mask;
-                while self.slots[i] != 0 {
-                    i = (i + 1) & mask;
-                }
-                self.slots[i] = tag(t) << 32 | (local as u64 + 1);
+            self.rehash(want);
+        }
+    }
+
+    /// Rebuilds the table with `size` slots (a power of two).
+    fn rehash(&mut self, size: usize) {
+        // Zeroed by writing, not by `vec!` (calloc): lookups read slots
+        // before anything is written there, and a read maps a fresh page to
+        // the shared zero page, so its first write would then fault again
+        // and flush the other cores' TLBs.
+        self.slots = Vec::with_capacity(size);
+        self.slots.resize(size, 0);
+        let mask = size - 1;
+        for local in 0..self.tokens.len() {
+            let t = &self.tokens[local];
+            let mut i = self.home(t);
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
             }
+            self.slots[i] = tag(t) << 32 | (local as u64 + 1);
         }
     }
 
     /// The local id of `t`, assigned on first sight.
     #[inline]
     fn intern(&mut self, t: &[u8; 32]) -> u32 {
-        if self.tokens.len() * 2 >= self.slots.len() {
-            self.reserve(self.tokens.len().max(8));
+        self.fit(self.tokens.len() + 1);
+        self.intern_from(t, self.home(t))
+    }
+
+    /// [`Shard::intern`] given `t`'s home slot, with room for it.
+    #[inline]
+    fn intern_from(&mut self, t: &[u8; 32], home: usize) -> u32 {
+        if let Some(local) = self.probe(t, home, LONGEST_PROBE) {
+            return local;
         }
+        if self.key.is_none() {
+            self.switch_to_keyed();
+        }
+        let home = self.home(t);
+        self.probe(t, home, usize::MAX)
+            .expect("a table at most half full has an empty slot")
+    }
+
+    /// Looks `t` up from slot `home`, inserting it at the first empty slot;
+    /// `None` if neither comes within `limit` slots.
+    #[inline(always)]
+    fn probe(&mut self, t: &[u8; 32], home: usize, limit: usize) -> Option<u32> {
         let mask = self.slots.len() - 1;
         let want = tag(t);
-        let mut i = self.home(t);
-        loop {
+        let mut i = home;
+        for _ in 0..limit {
             let s = self.slots[i];
             if s == 0 {
                 let local = self.tokens.len();
                 self.tokens.push(*t);
                 self.slots[i] = want << 32 | (local as u64 + 1);
-                return local as u32;
+                return Some(local as u32);
             }
             if s >> 32 == want {
                 let local = (s as u32 - 1) as usize;
                 if self.tokens[local] == *t {
-                    return local as u32;
+                    return Some(local as u32);
                 }
             }
             i = (i + 1) & mask;
         }
+        None
+    }
+
+    /// Chooses slots by [`keyed_hash`] from now on, under a new random key.
+    #[cold]
+    fn switch_to_keyed(&mut self) {
+        self.key = Some(rand::random());
+        self.rehash(self.slots.len());
     }
 
     /// Interns `tokens[i]` for each `i` of `idx`, in order; their local ids.
     fn intern_all(&mut self, tokens: &[Option<&[u8; 32]>], idx: &[u32]) -> Vec<u32> {
         let get = |i: u32| tokens[i as usize].expect("bucketed");
-        self.reserve(0);
         let mut out = Vec::with_capacity(idx.len());
         for group in idx.chunks(GROUP) {
+            // Room for the whole group first, so that its home slots hold
+            // while it is interned.
+            self.fit(self.tokens.len() + group.len());
             // Touch each token's home slot, then the token a matching tag
             // there points to; both loops' loads are independent of one
             // another, so their misses overlap. Then intern for real.
+            let keyed = self.key.is_some();
+            let mut homes = [0usize; GROUP];
+            let mut seen = [0u64; GROUP];
             let mut touched = 0u64;
-            if self.slots.len() > 16 {
-                let mut seen = [0u64; GROUP];
-                for (k, &i) in group.iter().enumerate() {
-                    seen[k] = self.slots[self.home(get(i))];
-                    touched ^= seen[k];
-                }
-                for (k, &i) in group.iter().enumerate() {
-                    let s = seen[k];
-                    if s != 0 && s >> 32 == tag(get(i)) {
-                        touched ^= u64::from(self.tokens[(s as u32 - 1) as usize][0]);
-                    }
+            for (k, &i) in group.iter().enumerate() {
+                homes[k] = self.home(get(i));
+                seen[k] = self.slots[homes[k]];
+                touched ^= seen[k];
+            }
+            for (k, &i) in group.iter().enumerate() {
+                let s = seen[k];
+                if s != 0 && s >> 32 == tag(get(i)) {
+                    touched ^= u64::from(self.tokens[(s as u32 - 1) as usize][0]);
                 }
             }
             std::hint::black_box(touched);
-            out.extend(group.iter().map(|&i| self.intern(get(i))));
+            for (&i, home) in group.iter().zip(homes) {
+                // Homes computed before a switch to the keyed hash are
+                // stale: look those up afresh.
+                let home = if keyed == self.key.is_some() {
+                    home
+                } else {
+                    self.home(get(i))
+                };
+                out.push(self.intern_from(get(i), home));
+            }
         }
         out
     }
@@ -151,7 +238,8 @@ impl Shard {
 /// seen, never on threads), though not dense.
 ///
 /// Tokens are HMAC outputs, uniformly random, so the table hashes nothing:
-/// a token's first eight bytes choose its slot.
+/// a token's first eight bytes choose its slot, unless a shard meets tokens
+/// that share them ([`keyed_hash`]).
 #[derive(Default)]
 pub struct TokenDict {
     shards: Vec<Shard>,
@@ -1397,6 +1485,43 @@ mod tests {
         assert_eq!(got, via_csv(bytes));
         assert_eq!(got[1].0, vec![b"a\nb".to_vec(), b"c,\"d\"".to_vec()]);
         assert_eq!(got[2].1, 4);
+    }
+
+    /// Tokens that agree on all but their last bytes (as crafted ones
+    /// could) spread over the slots under the keyed hash; a shard that
+    /// meets them switches to it, and their ids still follow first sight.
+    #[test]
+    fn tokens_sharing_a_prefix_spread_over_the_slots() {
+        let token = |i: u32| {
+            let mut t = [7u8; 32];
+            t[28..31].copy_from_slice(&i.to_le_bytes()[..3]);
+            t[31] = 0; // all in shard 0
+            t
+        };
+        let key = [1, 2, 3, 4];
+        let homes: std::collections::HashSet<u64> = (0..4096u32)
+            .map(|i| keyed_hash(&token(i), &key) & 8191)
+            .collect();
+        // 4096 random homes among 8192 give about 3,200 distinct ones.
+        assert!(homes.len() > 3000, "{}", homes.len());
+        let mut one = TokenDict::default();
+        let mut many = TokenDict::default();
+        let tokens: Vec<[u8; 32]> = (0..4096u32).map(token).collect();
+        let refs: Vec<Option<&[u8; 32]>> = tokens.iter().map(Some).collect();
+        let batched: Vec<u32> = refs
+            .chunks(100)
+            .flat_map(|c| many.intern_batch(c))
+            .collect();
+        for i in 0..4096u32 {
+            assert_eq!(one.intern(&token(i)), i * 64);
+            assert_eq!(batched[i as usize], i * 64);
+        }
+        for i in (0..4096u32).rev() {
+            assert_eq!(one.intern(&token(i)), i * 64);
+        }
+        assert_eq!((one.len(), many.len()), (4096, 4096));
+        assert!(one.shards[0].key.is_some() && many.shards[0].key.is_some());
+        assert!(one.shards[1].key.is_none());
     }
 
     proptest! {

@@ -173,14 +173,11 @@ pub fn groups(
     if let ([l], [r]) = (&key.left[..], &key.right[..]) {
         // One column: the id is the key, and an entry `id << 32 | member`
         // is one u64, half the bytes to sort.
-        let mut entries: Vec<u64> = Vec::with_capacity(n_left + n_right);
-        entries.par_extend(one_column(&l[..n_left], left_ok, 0));
-        let left = entries.len() as u64;
-        entries.par_extend(one_column(&r[..n_right], right_ok, RIGHT_BIT));
-        let eligible = Eligible {
-            left,
-            right: entries.len() as u64 - left,
-        };
+        let (mut entries, eligible) = both_sides(
+            n_left + n_right,
+            one_column(&l[..n_left], left_ok, 0),
+            one_column(&r[..n_right], right_ok, RIGHT_BIT),
+        );
         entries.par_sort_unstable();
         let g = collect(
             &entries,
@@ -192,14 +189,11 @@ pub fn groups(
         );
         return (g, eligible);
     }
-    let mut entries: Vec<(u64, u32)> = Vec::with_capacity(n_left + n_right);
-    entries.par_extend(columns(&key.left, n_left, left_ok, 0));
-    let left = entries.len() as u64;
-    entries.par_extend(columns(&key.right, n_right, right_ok, RIGHT_BIT));
-    let eligible = Eligible {
-        left,
-        right: entries.len() as u64 - left,
-    };
+    let (mut entries, eligible) = both_sides(
+        n_left + n_right,
+        columns(&key.left, n_left, left_ok, 0),
+        columns(&key.right, n_right, right_ok, RIGHT_BIT),
+    );
     entries.par_sort_unstable();
     let g = collect(
         &entries,
@@ -217,6 +211,23 @@ pub fn groups(
         },
     );
     (g, eligible)
+}
+
+/// Both sides' entries, lefts first, with how many each side gave.
+fn both_sides<T: Send>(
+    capacity: usize,
+    left: impl ParallelIterator<Item = T>,
+    right: impl ParallelIterator<Item = T>,
+) -> (Vec<T>, Eligible) {
+    let mut entries = Vec::with_capacity(capacity);
+    entries.par_extend(left);
+    let lefts = entries.len() as u64;
+    entries.par_extend(right);
+    let eligible = Eligible {
+        left: lefts,
+        right: entries.len() as u64 - lefts,
+    };
+    (entries, eligible)
 }
 
 /// Entries `id << 32 | member` of one side's records with a key allowed by
