@@ -902,22 +902,10 @@ fn block_size(data_bytes: u64) -> usize {
 
 /// Reads up to `n` more bytes onto the end of `buf`; 0 at end of file.
 fn read_block(src: &mut impl Read, buf: &mut Vec<u8>, n: usize) -> std::io::Result<usize> {
-    let start = buf.len();
-    buf.resize(start + n, 0);
-    let mut got = 0;
-    while got < n {
-        match src.read(&mut buf[start + got..]) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(start + got);
-                return Err(e);
-            }
-        }
-    }
-    buf.truncate(start + got);
-    Ok(got)
+    // `read_to_end` reads into the spare capacity without zeroing it
+    // first (zeroing every block cost 3% of a link's CPU).
+    buf.reserve(n);
+    Read::by_ref(src).take(n as u64).read_to_end(buf)
 }
 
 /// Reads `src` to its end in blocks of about `block` bytes that each end
