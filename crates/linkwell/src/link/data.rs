@@ -57,6 +57,14 @@ struct Shard {
 /// the shard switches to a keyed hash.
 const LONGEST_PROBE: usize = 256;
 
+/// The halves of a 64×64→128-bit product XORed: the mixing step of
+/// wyhash, used by the keyed hashes below.
+#[inline]
+fn mum(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
 /// A token's first eight bytes: tokens are HMAC outputs, uniformly random,
 /// so these already make a good hash.
 #[inline]
@@ -73,10 +81,6 @@ fn prefix(t: &[u8; 32]) -> u64 {
 #[inline]
 fn keyed_hash(t: &[u8; 32], k: &[u64; 4]) -> u64 {
     let w = |i: usize| u64::from_le_bytes(t[8 * i..8 * i + 8].try_into().expect("eight bytes"));
-    let mum = |a: u64, b: u64| {
-        let p = u128::from(a) * u128::from(b);
-        (p as u64) ^ ((p >> 64) as u64)
-    };
     let (a, b) = (mum(w(0) ^ k[0], w(1) ^ k[1]), mum(w(2) ^ k[2], w(3) ^ k[3]));
     // A last multiply spreads every input bit over the low bits that pick
     // the slot (without it, tokens differing only in their last bytes
@@ -321,10 +325,6 @@ pub struct BloomDict {
 /// A Bloom filter's hash under `key`.
 #[inline]
 fn filter_hash(f: &[u64], key: &[u64; 2]) -> u64 {
-    let mum = |a: u64, b: u64| {
-        let p = u128::from(a) * u128::from(b);
-        (p as u64) ^ ((p >> 64) as u64)
-    };
     f.iter().fold(key[0], |h, &w| mum(h ^ w, key[1] | 1))
 }
 
