@@ -2,7 +2,7 @@
 //! that hashes what it writes, CSV field quoting, and side-file names.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -213,6 +213,59 @@ impl Drop for AtomicFile {
         if self.writer.is_some() {
             let _ = std::fs::remove_file(&self.tmp);
         }
+    }
+}
+
+/// Reads a file and hashes what is read on another thread, so that
+/// SHA-256 of a large file costs no time on the parsing thread (the
+/// report's reading of link tables and encoded files; `link`'s loader
+/// hashes the blocks it cuts instead).
+pub(crate) struct TeeReader {
+    file: File,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    hasher: Option<std::thread::JoinHandle<([u8; 32], u64)>>,
+}
+
+impl TeeReader {
+    pub(crate) fn new(file: File) -> TeeReader {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let hasher = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            let mut bytes = 0u64;
+            for block in rx {
+                h.update(&block);
+                bytes += block.len() as u64;
+            }
+            (h.finalize().into(), bytes)
+        });
+        TeeReader {
+            file,
+            tx: Some(tx),
+            hasher: Some(hasher),
+        }
+    }
+
+    /// The SHA-256 and length of everything read.
+    pub(crate) fn finish(mut self) -> ([u8; 32], u64) {
+        drop(self.tx.take());
+        self.hasher
+            .take()
+            .expect("not finished")
+            .join()
+            .expect("hasher thread")
+    }
+}
+
+impl Read for TeeReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if n > 0 {
+            if let Some(tx) = &self.tx {
+                // The hasher only stops when we drop the sender.
+                let _ = tx.send(buf[..n].to_vec());
+            }
+        }
+        Ok(n)
     }
 }
 

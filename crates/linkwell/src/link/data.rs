@@ -5,9 +5,10 @@
 //! one dictionary shared by both files, so equal tokens get equal ids and a
 //! match key is a tuple of small integers. A token's first eight bytes are
 //! already a uniformly random hash (tokens are HMAC outputs), so the
-//! dictionary hashes nothing; the full 32 bytes are compared on a hit.
-//! Bloom filters are interned the same way (equal values give equal
-//! filters), so each distinct filter is stored once.
+//! dictionary hashes nothing unless a file's tokens turn out not to be
+//! random ([`keyed_hash`]); the full 32 bytes are compared on a hit. Bloom
+//! filters are interned too (equal values give equal filters), so each
+//! distinct filter is stored once.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -49,21 +50,13 @@ struct Shard {
     tokens: Vec<[u8; 32]>,
     /// Set when a lookup ran past [`LONGEST_PROBE`] slots: slots are then
     /// chosen by [`keyed_hash`] under this key.
-    key: Option<[u64; 4]>,
+    key: Option<[u64; 2]>,
 }
 
 /// A probe this long (at most half full, honest tokens make runs of a few
 /// dozen at the very most) means tokens that share their first eight bytes:
 /// the shard switches to a keyed hash.
 const LONGEST_PROBE: usize = 256;
-
-/// The halves of a 64×64→128-bit product XORed: the mixing step of
-/// wyhash, used by the keyed hashes below.
-#[inline]
-fn mum(a: u64, b: u64) -> u64 {
-    let p = u128::from(a) * u128::from(b);
-    (p as u64) ^ ((p >> 64) as u64)
-}
 
 /// A token's first eight bytes: tokens are HMAC outputs, uniformly random,
 /// so these already make a good hash.
@@ -72,23 +65,33 @@ fn prefix(t: &[u8; 32]) -> u64 {
     u64::from_le_bytes(t[..8].try_into().expect("eight bytes"))
 }
 
-/// All 32 bytes folded under a random key (64×64→128-bit multiplies, as
-/// in wyhash). Used only once a shard has seen tokens that share their
-/// first eight bytes — crafted or broken files from outside the TRE, which
-/// would otherwise pile into one run of slots and make interning quadratic;
-/// under a key they do not know, they cannot be made to collide. Ids do not
-/// depend on the hash: they follow the order tokens are first seen.
+/// Words folded under a random key, each by a 64×64→128-bit multiply whose
+/// halves are XORed (the mixing step of wyhash). The token dictionary uses
+/// it only once a shard has seen tokens that share their first eight bytes
+/// — crafted or broken files from outside the TRE, which would otherwise
+/// pile into one run of slots and make interning quadratic — and the Bloom
+/// dictionary for every filter. Under a key they do not know, inputs cannot
+/// be made to collide. Ids never depend on it: they follow the order values
+/// are first seen.
 #[inline]
-fn keyed_hash(t: &[u8; 32], k: &[u64; 4]) -> u64 {
-    let w = |i: usize| u64::from_le_bytes(t[8 * i..8 * i + 8].try_into().expect("eight bytes"));
-    let (a, b) = (mum(w(0) ^ k[0], w(1) ^ k[1]), mum(w(2) ^ k[2], w(3) ^ k[3]));
+fn keyed_hash(words: impl IntoIterator<Item = u64>, key: &[u64; 2]) -> u64 {
+    let mum = |a: u64, b: u64| {
+        let p = u128::from(a) * u128::from(b);
+        (p as u64) ^ ((p >> 64) as u64)
+    };
+    let h = words
+        .into_iter()
+        .fold(key[0], |h, w| mum(h ^ w, key[1] | 1));
     // A last multiply spreads every input bit over the low bits that pick
-    // the slot (without it, tokens differing only in their last bytes
-    // shared a few hundred slots of 8192 in the test below).
-    mum(
-        a ^ k[3] ^ 0x9E37_79B9_7F4A_7C15,
-        b ^ k[0] ^ 0xBF58_476D_1CE4_E5B9,
-    )
+    // a slot (without it, tokens differing only in their last bytes took
+    // 2,700 of 8,192 slots where random ones take 3,200).
+    mum(h, 0x9E37_79B9_7F4A_7C15)
+}
+
+/// A token as four words, for [`keyed_hash`].
+#[inline]
+fn words(t: &[u8; 32]) -> [u64; 4] {
+    std::array::from_fn(|i| u64::from_le_bytes(t[8 * i..8 * i + 8].try_into().expect("eight")))
 }
 
 #[inline]
@@ -102,7 +105,7 @@ impl Shard {
     fn home(&self, t: &[u8; 32]) -> usize {
         let h = match &self.key {
             None => prefix(t),
-            Some(k) => keyed_hash(t, k),
+            Some(k) => keyed_hash(words(t), k),
         };
         h as usize & (self.slots.len() - 1)
     }
@@ -311,10 +314,8 @@ impl TokenDict {
 }
 
 /// One domain's Bloom-filter dictionary: each distinct filter stored once,
-/// found by a keyed multiply-fold of its words (hashed once per filter;
-/// SipHash of a 1024-bit filter, twice for a new one, had been 2% of a 1M
-/// link's CPU). The key is random, so crafted filters cannot be made to
-/// collide.
+/// found by [`keyed_hash`] of its words (hashed once per filter; SipHash of
+/// a 1024-bit filter, twice for a new one, had been 2% of a 1M link's CPU).
 pub struct BloomDict {
     words: usize,
     table: hashbrown::HashTable<u32>,
@@ -322,10 +323,11 @@ pub struct BloomDict {
     key: [u64; 2],
 }
 
-/// A Bloom filter's hash under `key`.
+/// Filter `id` of a store of filters `words` long.
 #[inline]
-fn filter_hash(f: &[u64], key: &[u64; 2]) -> u64 {
-    f.iter().fold(key[0], |h, &w| mum(h ^ w, key[1] | 1))
+fn filter_at(store: &[u64], words: usize, id: u32) -> &[u64] {
+    let s = id as usize * words;
+    &store[s..s + words]
 }
 
 impl BloomDict {
@@ -346,15 +348,13 @@ impl BloomDict {
             key,
         } = self;
         let words = *words;
-        let get = |id: u32| &store[id as usize * words..(id as usize + 1) * words];
-        let h = filter_hash(filter, key);
-        if let Some(&id) = table.find(h, |&id| get(id) == filter) {
+        let hash = |f: &[u64]| keyed_hash(f.iter().copied(), key);
+        let h = hash(filter);
+        if let Some(&id) = table.find(h, |&id| filter_at(store, words, id) == filter) {
             return id;
         }
         let id = (store.len() / words) as u32;
-        table.insert_unique(h, id, |&id| {
-            filter_hash(&store[id as usize * words..(id as usize + 1) * words], key)
-        });
+        table.insert_unique(h, id, |&id| hash(filter_at(store, words, id)));
         store.extend_from_slice(filter);
         id
     }
@@ -362,8 +362,7 @@ impl BloomDict {
     /// The filter with this id.
     #[inline]
     pub fn get(&self, id: u32) -> &[u64] {
-        let s = id as usize * self.words;
-        &self.store[s..s + self.words]
+        filter_at(&self.store, self.words, id)
     }
 
     /// Filter length in 64-bit words.
@@ -541,57 +540,6 @@ impl Dataset {
     /// The manifest's description of a column.
     pub fn column_info(&self, name: &str) -> Option<&crate::manifest::ColumnInfo> {
         self.manifest.columns.iter().find(|c| c.name == name)
-    }
-}
-
-/// Reads a file and hashes what is read on another thread, so that
-/// SHA-256 of a large file costs no time on the parsing thread.
-pub(crate) struct TeeReader {
-    file: File,
-    tx: Option<mpsc::SyncSender<Vec<u8>>>,
-    hasher: Option<std::thread::JoinHandle<([u8; 32], u64)>>,
-}
-
-impl TeeReader {
-    pub(crate) fn new(file: File) -> TeeReader {
-        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
-        let hasher = std::thread::spawn(move || {
-            let mut h = Sha256::new();
-            let mut bytes = 0u64;
-            for block in rx {
-                h.update(&block);
-                bytes += block.len() as u64;
-            }
-            (h.finalize().into(), bytes)
-        });
-        TeeReader {
-            file,
-            tx: Some(tx),
-            hasher: Some(hasher),
-        }
-    }
-
-    /// The SHA-256 and length of everything read.
-    pub(crate) fn finish(mut self) -> ([u8; 32], u64) {
-        drop(self.tx.take());
-        self.hasher
-            .take()
-            .expect("not finished")
-            .join()
-            .expect("hasher thread")
-    }
-}
-
-impl Read for TeeReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.file.read(buf)?;
-        if n > 0 {
-            if let Some(tx) = &self.tx {
-                // The hasher only stops when we drop the sender.
-                let _ = tx.send(buf[..n].to_vec());
-            }
-        }
-        Ok(n)
     }
 }
 
@@ -790,7 +738,7 @@ pub fn load(
         }
     }
 
-    let reader_result = std::thread::scope(|scope| -> Result<(u64, [u8; 32], u64), LinkError> {
+    let rows = std::thread::scope(|scope| -> Result<u64, LinkError> {
         // The reader thread only reads, hashes and cuts the file into blocks
         // that end at a record boundary; parsing happens on all cores.
         // Parsed blocks come back to be read into again, so that reading
@@ -885,12 +833,11 @@ pub fn load(
                 path: path.to_path_buf(),
             });
         }
-        if let Some(f) = failure {
-            return Err(f);
+        match failure {
+            Some(f) => Err(f),
+            None => Ok(rows),
         }
-        Ok((rows, digest, bytes))
-    });
-    let (rows, _digest, _bytes) = reader_result?;
+    })?;
     if rows != manifest.counts.written {
         return Err(bad(
             0,
@@ -1134,7 +1081,8 @@ impl<'a> Flat<'a> {
         (f, line)
     }
 
-    /// [`Flat::parse`] by csv-core, for input that needs it.
+    /// [`Flat::parse`] by csv-core, for input with quotes or carriage
+    /// returns.
     fn parse_csv(bytes: &'a [u8]) -> Result<(Flat<'a>, u64), BadLine> {
         use csv_core::ReadRecordResult as R;
         let mut rdr = csv_core::ReaderBuilder::new().build();
@@ -1146,25 +1094,19 @@ impl<'a> Flat<'a> {
             recs: Vec::new(),
         };
         let (mut inp, mut out, mut nends) = (0usize, 0usize, 0usize);
-        // A record's line is that of its first byte. csv-core counts the
-        // line feeds it has consumed, which is that only without quotes
-        // (it does not count line feeds inside them) and carriage returns
-        // (it may stop between one and its line feed); so with either
-        // about, count them here. Either way, skip blank lines first.
-        let exact = memchr::memchr2(b'"', b'\r', bytes).is_some();
-        let (mut counted, mut line_at) = (0usize, 0u64);
+        // A record's line is that of its first byte, after any blank
+        // lines. csv-core's own count of line feeds is not that with quotes
+        // (it skips those inside them) or carriage returns (it may stop
+        // between one and its line feed), which is why this path runs, so
+        // the line feeds are counted here.
+        let (mut counted, mut line) = (0usize, 0u64);
         loop {
             let mut k = inp;
             while matches!(bytes.get(k), Some(b'\r' | b'\n')) {
                 k += 1;
             }
-            let line = if exact {
-                line_at += newlines(&bytes[counted..k]);
-                counted = k;
-                line_at
-            } else {
-                rdr.line() + (k - inp) as u64
-            };
+            line += newlines(&bytes[counted..k]);
+            counted = k;
             let (rec_start, rec_ends) = (out, nends);
             loop {
                 let input = &bytes[inp..];
@@ -1201,11 +1143,7 @@ impl<'a> Flat<'a> {
                     R::End => {
                         data.truncate(out);
                         f.data = Cow::Owned(data);
-                        // Without quotes or carriage returns, csv-core has
-                        // counted every line feed.
-                        let lines = if exact { newlines(bytes) } else { rdr.line() };
-                        debug_assert_eq!(lines, newlines(bytes));
-                        return Ok((f, lines));
+                        return Ok((f, newlines(bytes)));
                     }
                 }
             }
@@ -1253,7 +1191,8 @@ enum Decoded {
 }
 
 impl Decoded {
-    /// Joins the decoded slices of one column, in order.
+    /// Joins the decoded slices of one column, in order (token columns are
+    /// interned from their slices instead, see [`intern_into`]).
     fn concat(parts: Vec<Decoded>) -> Decoded {
         let mut it = parts.into_iter();
         let Some(mut first) = it.next() else {
@@ -1261,7 +1200,6 @@ impl Decoded {
         };
         for p in it {
             match (&mut first, p) {
-                (Decoded::Tokens(a), Decoded::Tokens(b)) => a.extend(b),
                 (Decoded::TokenSets(a), Decoded::TokenSets(b)) => a.extend(b),
                 (Decoded::Blooms(a), Decoded::Blooms(b)) => a.extend(b),
                 (Decoded::Text(a), Decoded::Text(b)) => a.extend(b),
@@ -1277,12 +1215,12 @@ fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decode
         line: recs.line(r),
         message,
     };
-    let field = |r: usize| -> Result<&[u8], BadLine> { Ok(recs.field(r, ci)) };
+    let field = |r: usize| recs.field(r, ci);
     Ok(match how {
         Load::Token => {
             let mut v = Vec::with_capacity(recs.len());
             for r in 0..recs.len() {
-                let f = recs.field(r, ci);
+                let f = field(r);
                 if f.is_empty() {
                     v.push(None);
                     continue;
@@ -1301,7 +1239,7 @@ fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decode
         Load::TokenSet => Decoded::TokenSets(
             (0..recs.len())
                 .map(|r| {
-                    let f = field(r)?;
+                    let f = field(r);
                     if f.is_empty() {
                         return Ok(Vec::new());
                     }
@@ -1323,7 +1261,7 @@ fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decode
         Load::Bloom(words) => Decoded::Blooms(
             (0..recs.len())
                 .map(|r| {
-                    let f = field(r)?;
+                    let f = field(r);
                     if f.is_empty() {
                         return Ok(None);
                     }
@@ -1343,7 +1281,7 @@ fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decode
         Load::Text => Decoded::Text(
             (0..recs.len())
                 .map(|r| {
-                    let f = field(r)?;
+                    let f = field(r);
                     if std::str::from_utf8(f).is_err() {
                         return Err(bad(r, format!("column {name} is not valid UTF-8")));
                     }
@@ -1514,9 +1452,9 @@ mod tests {
             t[31] = 0; // all in shard 0
             t
         };
-        let key = [1, 2, 3, 4];
+        let key = [0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344];
         let homes: std::collections::HashSet<u64> = (0..4096u32)
-            .map(|i| keyed_hash(&token(i), &key) & 8191)
+            .map(|i| keyed_hash(words(&token(i)), &key) & 8191)
             .collect();
         // 4096 random homes among 8192 give about 3,200 distinct ones.
         assert!(homes.len() > 3000, "{}", homes.len());

@@ -1,11 +1,11 @@
 //! Grouping records of two files by equal key values: the join at the heart
 //! of both match-key cascades and blocking.
 //!
-//! Each eligible record's key (a tuple of interned token ids) becomes a
-//! 64-bit hash — the id itself for one-column keys, so those never collide.
-//! A parallel sort brings equal hashes together; runs of equal hashes are
-//! checked column by column, so a hash collision can never join two
-//! records whose keys differ.
+//! A one-column key is its interned id, and each eligible record becomes
+//! one `u64`, id and record. A key of several columns (a tuple of ids)
+//! becomes a 64-bit hash with the record. A parallel sort brings equal keys
+//! together; runs of equal hashes are checked column by column, so a hash
+//! collision can never join two records whose keys differ.
 
 use rayon::prelude::*;
 
@@ -27,12 +27,10 @@ pub struct KeyColumns<'a> {
 }
 
 impl KeyColumns<'_> {
+    /// The hash of record `i`'s key of several columns (one-column keys
+    /// are not hashed: see [`groups`]); `None` if a column is empty.
     #[inline]
     fn hash(cols: &[&[u32]], i: usize) -> Option<u64> {
-        if cols.len() == 1 {
-            let v = cols[0][i];
-            return (v != NONE).then_some(u64::from(v));
-        }
         let mut h = 0u64;
         for c in cols {
             let v = c[i];
@@ -278,18 +276,13 @@ fn collect<E: Sync>(
         .map(|w| {
             let mut g = Groups::default();
             let piece = &entries[w[0].min(w[1])..w[1]];
-            let mut s = 0;
-            for i in 1..=piece.len() {
-                if i == piece.len() || hash(&piece[i]) != hash(&piece[s]) {
-                    let run = &piece[s..i];
-                    // Sorted by (hash, member): lefts first, rights last.
-                    if run.len() > 1
-                        && member(&run[0]) & RIGHT_BIT == 0
-                        && member(&run[run.len() - 1]) & RIGHT_BIT != 0
-                    {
-                        add(run, &mut g);
-                    }
-                    s = i;
+            for run in piece.chunk_by(|a, b| hash(a) == hash(b)) {
+                // Sorted by (hash, member): lefts first, rights last.
+                if run.len() > 1
+                    && member(&run[0]) & RIGHT_BIT == 0
+                    && member(&run[run.len() - 1]) & RIGHT_BIT != 0
+                {
+                    add(run, &mut g);
                 }
             }
             g

@@ -659,7 +659,7 @@ fn read_encoded(path: &Path, m: &Manifest, columns: &[String]) -> Result<Encoded
         .buffer_capacity(1 << 20)
         .from_reader(BufReader::with_capacity(
             1 << 20,
-            crate::link::data::TeeReader::new(file),
+            crate::io::TeeReader::new(file),
         ));
     let bad = |line: u64, message: String| ReportError::BadData {
         path: path.to_path_buf(),
