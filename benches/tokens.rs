@@ -109,6 +109,19 @@ fn tokens(c: &mut Criterion) {
             m.finalize().into_bytes()
         })
     });
+    // Decoding a token's 64 hex digits, as the loader does for every
+    // token of an encoded file.
+    let hex = key.token(b"9434765919").to_hex();
+    let digits = &hex;
+    g.bench_function("hex_decode_token_vector", |b| {
+        b.iter(|| linkwell::hex::decode_token(black_box(digits)))
+    });
+    g.bench_function("hex_decode_token_swar", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 32];
+            linkwell::hex::decode_into(black_box(digits), &mut out).map(|()| out)
+        })
+    });
     g.bench_function("linkwell_token_to_hex", |b| {
         b.iter(|| key.token(black_box(b"9434765919")).to_hex())
     });

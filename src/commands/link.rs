@@ -72,7 +72,9 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
     };
     let model = args.model.as_deref().map(ModelInput::read).transpose()?;
     let bar = progress::counter_bar("linking");
+    let stages = StageClock::default();
     let on_progress = |stage: Stage, n: u64| {
+        stages.enter(stage);
         bar.set_message(stage_name(stage));
         bar.set_position(n);
     };
@@ -114,6 +116,7 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
         report: &on_report,
     };
     let outcome = pipeline::link(&req)?;
+    let timings = stages.finish();
     bar.finish_and_clear();
     let m = &outcome.manifest;
     let s = &m.summary;
@@ -129,6 +132,7 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
         s.links,
         secs
     );
+    let _ = write!(msg, "\n  time: {timings}");
     for r in &s.rules {
         let _ = write!(
             msg,
@@ -188,6 +192,36 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(m)?);
     }
     Ok(())
+}
+
+/// When each stage began, for the summary's `time:` line: where a long
+/// run spent its time, without a profiler.
+#[derive(Default)]
+struct StageClock(std::sync::Mutex<Vec<(Stage, std::time::Instant)>>);
+
+impl StageClock {
+    fn enter(&self, stage: Stage) {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if v.last().map(|l| l.0) != Some(stage) {
+            v.push((stage, std::time::Instant::now()));
+        }
+    }
+
+    /// Each stage's seconds, in order, e.g. `loading left 1.52s, ...`.
+    fn finish(&self) -> String {
+        let now = std::time::Instant::now();
+        let v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (i, (stage, at)) in v.iter().enumerate() {
+            let end = v.get(i + 1).map_or(now, |n| n.1);
+            out.push(format!(
+                "{} {:.2}s",
+                stage_name(*stage),
+                end.duration_since(*at).as_secs_f64()
+            ));
+        }
+        out.join(", ")
+    }
 }
 
 fn stage_name(stage: Stage) -> &'static str {

@@ -100,6 +100,38 @@ pub fn decode_into(text: &[u8], out: &mut [u8]) -> Result<(), HexError> {
     Ok(())
 }
 
+/// Decodes the 64 hex digits of a token (either case); `None` if any is
+/// not a hex digit.
+///
+/// Written as plain loops over fixed-size arrays, with no branch on the
+/// data, which the compiler turns into 16-byte vector code: twice the speed
+/// of [`decode_into`]'s eight digits in a `u64` (`cargo bench --bench
+/// tokens -- hex`), on the loader's hottest path.
+#[inline]
+pub fn decode_token(text: &[u8; 64]) -> Option<[u8; 32]> {
+    let mut nibbles = [0u8; 64];
+    let mut bad = 0u8;
+    for (n, &c) in nibbles.iter_mut().zip(text) {
+        let digit = c.wrapping_sub(b'0');
+        let letter = (c | 0x20).wrapping_sub(b'a');
+        let is_digit = digit < 10;
+        let is_letter = letter < 6;
+        *n = if is_digit {
+            digit
+        } else {
+            letter.wrapping_add(10)
+        };
+        bad |= u8::from(!(is_digit | is_letter));
+    }
+    // Each pair of nibbles as one 16-bit lane: shifts and a pack.
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(nibbles.chunks_exact(2)) {
+        let w = u16::from_le_bytes([pair[0], pair[1]]);
+        *o = ((w << 4) | (w >> 8)) as u8;
+    }
+    (bad == 0).then_some(out)
+}
+
 /// Eight hex digits (the first in the low byte) decoded in one u64 ("SIMD
 /// within a register"), and whether all eight were hex digits.
 #[inline]
@@ -176,7 +208,41 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_token_every_byte_in_every_position() {
+        let base: [u8; 64] = std::array::from_fn(|i| b"0123456789abcdefABCDEF"[i % 22]);
+        let want = decode(std::str::from_utf8(&base).unwrap()).unwrap();
+        assert_eq!(decode_token(&base).map(|t| t.to_vec()), Some(want));
+        for at in 0..64 {
+            for c in 0..=255u8 {
+                let mut text = base;
+                text[at] = c;
+                let mut out = [0u8; 32];
+                let table = decode_into(&text, &mut out).is_ok();
+                assert_eq!(decode_token(&text), table.then_some(out), "{c:#x} at {at}");
+            }
+        }
+    }
+
     proptest! {
+        /// The token decoder agrees with the table, on any 64 bytes, and
+        /// on 64 hex digits with one byte changed.
+        #[test]
+        fn token_agrees_with_table(
+            raw in proptest::collection::vec(any::<u8>(), 64),
+            digits in proptest::collection::vec(0usize..22, 64),
+            at in 0usize..64,
+            c in any::<u8>(),
+        ) {
+            let mut hexy: [u8; 64] = std::array::from_fn(|i| b"0123456789abcdefABCDEF"[digits[i]]);
+            hexy[at] = c;
+            for text in [raw.try_into().unwrap(), hexy] {
+                let mut out = [0u8; 32];
+                let ok = decode_into(&text, &mut out).is_ok();
+                prop_assert_eq!(decode_token(&text), ok.then_some(out));
+            }
+        }
+
         /// The eight-at-a-time path agrees with the table, on any bytes.
         #[test]
         fn agrees_with_table(text in proptest::collection::vec(any::<u8>(), 0..80)) {

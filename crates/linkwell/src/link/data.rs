@@ -500,6 +500,21 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// Takes out the encoded columns (token and Bloom ids), leaving ids and
+    /// text: what writing the outputs needs.
+    pub fn take_encoded(&mut self) -> Vec<Column> {
+        let names: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|(_, c)| c.domain().is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        names
+            .iter()
+            .filter_map(|n| self.columns.remove(n))
+            .collect()
+    }
+
     /// Number of records.
     pub fn len(&self) -> usize {
         self.ids.len()
@@ -1225,14 +1240,18 @@ fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decode
                     v.push(None);
                     continue;
                 }
-                let mut t = [0u8; 32];
-                if f.len() != 64 || crate::hex::decode_into(f, &mut t).is_err() {
-                    return Err(bad(
-                        r,
-                        format!("column {name} is not a 64-character hex token"),
-                    ));
+                match <&[u8; 64]>::try_from(f)
+                    .ok()
+                    .and_then(crate::hex::decode_token)
+                {
+                    Some(t) => v.push(Some(t)),
+                    None => {
+                        return Err(bad(
+                            r,
+                            format!("column {name} is not a 64-character hex token"),
+                        ))
+                    }
                 }
-                v.push(Some(t));
             }
             Decoded::Tokens(v)
         }
@@ -1245,14 +1264,12 @@ fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decode
                     }
                     f.split(|&b| b == b';')
                         .map(|p| {
-                            let mut t = [0u8; 32];
-                            if p.len() != 64 || crate::hex::decode_into(p, &mut t).is_err() {
-                                return Err(bad(
-                                    r,
-                                    format!("column {name} is not a list of hex tokens"),
-                                ));
-                            }
-                            Ok(t)
+                            <&[u8; 64]>::try_from(p)
+                                .ok()
+                                .and_then(crate::hex::decode_token)
+                                .ok_or_else(|| {
+                                    bad(r, format!("column {name} is not a list of hex tokens"))
+                                })
                         })
                         .collect()
                 })

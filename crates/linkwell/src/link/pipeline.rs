@@ -226,15 +226,15 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
     }
     let with_payload = req.extract.is_some();
     let mut dicts = Dictionaries::default();
-    let left = data::load(&req.left, lm, &lcols, with_payload, &mut dicts, &|n| {
+    let mut left = data::load(&req.left, lm, &lcols, with_payload, &mut dicts, &|n| {
         (req.progress)(Stage::LoadLeft, n)
     })?;
-    let right = data::load(&req.right, rm, &rcols, with_payload, &mut dicts, &|n| {
+    let mut right = data::load(&req.right, rm, &rcols, with_payload, &mut dicts, &|n| {
         (req.progress)(Stage::LoadRight, n)
     })?;
     let mut rule_names: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
     let mut rows: Vec<LinkRow> = Vec::new();
-    let det = if deterministic {
+    let mut det = if deterministic {
         (req.progress)(Stage::Deterministic, 0);
         let det = deterministic::run(&left, &right, &rules, cardinality, max_group);
         rows.par_extend(det.links.par_iter().map(|l| LinkRow {
@@ -361,6 +361,16 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         lk[r.left as usize] = true;
         rk[r.right as usize] = true;
     }
+    // Writing needs none of the dictionaries, encoded columns or links
+    // by rule (at 10M × 10M, a gigabyte): a thread of their own frees
+    // them while the links are written, instead of after.
+    let garbage = (
+        dicts,
+        left.take_encoded(),
+        right.take_encoded(),
+        std::mem::take(&mut det.links),
+    );
+    std::thread::spawn(move || drop(garbage));
     (req.progress)(Stage::Write, 0);
     let model_json = trained.as_ref().map(|m| {
         let mut v = serde_json::to_value(m).expect("model serialises");
