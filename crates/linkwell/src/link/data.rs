@@ -320,6 +320,8 @@ pub struct BloomDict {
     words: usize,
     table: hashbrown::HashTable<u32>,
     store: Vec<u64>,
+    /// Bits set in each filter, for Dice without counting them per pair.
+    ones: Vec<u32>,
     key: [u64; 2],
 }
 
@@ -336,6 +338,7 @@ impl BloomDict {
             words,
             table: hashbrown::HashTable::new(),
             store: Vec::new(),
+            ones: Vec::new(),
             key: rand::random(),
         }
     }
@@ -345,6 +348,7 @@ impl BloomDict {
             words,
             table,
             store,
+            ones,
             key,
         } = self;
         let words = *words;
@@ -356,7 +360,14 @@ impl BloomDict {
         let id = (store.len() / words) as u32;
         table.insert_unique(h, id, |&id| hash(filter_at(store, words, id)));
         store.extend_from_slice(filter);
+        ones.push(filter.iter().map(|w| w.count_ones()).sum());
         id
+    }
+
+    /// The number of bits set in filter `id`.
+    #[inline]
+    pub fn ones(&self, id: u32) -> u32 {
+        self.ones[id as usize]
     }
 
     /// The filter with this id.

@@ -52,6 +52,22 @@ impl KeyColumns<'_> {
         })
     }
 
+    /// Column `c` of entry `e`'s record.
+    #[inline]
+    fn value(&self, c: usize, e: u32) -> u32 {
+        if e & RIGHT_BIT == 0 {
+            self.left[c][e as usize]
+        } else {
+            self.right[c][(e & !RIGHT_BIT) as usize]
+        }
+    }
+
+    /// Whether entries `a` and `b` have the same key.
+    #[inline]
+    fn same_key(&self, a: u32, b: u32) -> bool {
+        (0..self.left.len()).all(|c| self.value(c, a) == self.value(c, b))
+    }
+
     fn key_of(&self, e: u32) -> Vec<u32> {
         let (cols, i) = if e & RIGHT_BIT == 0 {
             (&self.left, e as usize)
@@ -139,6 +155,37 @@ impl Groups {
             .push((self.left.len() as u32, self.right.len() as u32));
     }
 
+    /// The groups with only the members `left_ok` and `right_ok` allow,
+    /// those left with members on both sides, in the same order: the
+    /// groups [`groups`] would form over the allowed records alone.
+    pub fn retain(
+        &self,
+        left_ok: &(dyn Fn(u32) -> bool + Sync),
+        right_ok: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Groups {
+        let pieces = (self.len() / (1 << 14)).clamp(1, 256);
+        let parts: Vec<Groups> = (0..pieces)
+            .into_par_iter()
+            .map(|p| {
+                let mut g = Groups::default();
+                for i in p * self.len() / pieces..(p + 1) * self.len() / pieces {
+                    let x = self.get(i);
+                    let (l0, r0) = (g.left.len(), g.right.len());
+                    g.left.extend(x.left.iter().filter(|&&m| left_ok(m)));
+                    g.right.extend(x.right.iter().filter(|&&m| right_ok(m)));
+                    if g.left.len() == l0 || g.right.len() == r0 {
+                        g.left.truncate(l0);
+                        g.right.truncate(r0);
+                    } else {
+                        g.ends.push((g.left.len() as u32, g.right.len() as u32));
+                    }
+                }
+                g
+            })
+            .collect();
+        concat(parts)
+    }
+
     fn append(&mut self, other: Groups) {
         let (lb, rb) = (self.left.len() as u32, self.right.len() as u32);
         self.left.extend(other.left);
@@ -186,18 +233,26 @@ pub fn groups(
         &entries,
         |e| e.0,
         |e| e.1,
-        |run, g| {
-            // Verify the full key: split a run whose keys differ (a 64-bit
-            // hash collision).
-            let mut members: Vec<(Vec<u32>, u32)> =
-                run.iter().map(|x| (key.key_of(x.1), x.1)).collect();
-            members.sort_unstable();
-            for grp in members.chunk_by(|a, b| a.0 == b.0) {
-                g.push(grp.iter().map(|m| m.1));
-            }
-        },
+        |run, g| add_verified(key, run.iter().map(|x| x.1), g),
     );
     (g, eligible)
+}
+
+/// Adds the members of a run of equal key hashes as groups, verifying the
+/// full key: a run whose keys differ (a 64-bit hash collision) is split.
+/// Nearly always every member has the first's key.
+fn add_verified(key: &KeyColumns<'_>, run: impl Iterator<Item = u32> + Clone, g: &mut Groups) {
+    let mut all = run.clone();
+    let first = all.next().expect("a run has members");
+    if all.all(|e| key.same_key(first, e)) {
+        g.push(run);
+        return;
+    }
+    let mut members: Vec<(Vec<u32>, u32)> = run.map(|e| (key.key_of(e), e)).collect();
+    members.sort_unstable();
+    for grp in members.chunk_by(|a, b| a.0 == b.0) {
+        g.push(grp.iter().map(|m| m.1));
+    }
 }
 
 /// One-column groups by sorting: an entry `id << 32 | member` is one
@@ -477,7 +532,50 @@ mod tests {
         assert_eq!((e.left, e.right), (4, 4));
     }
 
+    #[test]
+    fn a_run_of_colliding_hashes_is_split_by_key() {
+        // left 0: (1, 2), left 1: (1, 3); right 0: (1, 3), right 1: (1, 2).
+        let (la, lb, ra, rb) = ([1, 1], [2, 3], [1, 1], [3, 2]);
+        let key = KeyColumns {
+            left: vec![&la, &lb],
+            right: vec![&ra, &rb],
+        };
+        let mut g = Groups::default();
+        // As if all four had hashed alike.
+        add_verified(&key, [0, 1, RIGHT_BIT, RIGHT_BIT | 1].into_iter(), &mut g);
+        assert_eq!(
+            sorted(&g),
+            vec![(vec![0], vec![1]), (vec![1], vec![0])],
+            "(1,2) with (1,2), (1,3) with (1,3)"
+        );
+        let mut g = Groups::default();
+        add_verified(&key, [0, RIGHT_BIT | 1].into_iter(), &mut g);
+        assert_eq!(sorted(&g), vec![(vec![0], vec![1])]);
+    }
+
     proptest! {
+        /// Restricting groups to some records gives the groups of those
+        /// records alone.
+        #[test]
+        fn retained_groups_are_the_groups_of_what_is_kept(
+            (l, r) in (1u32..200).prop_flat_map(|space| (column(200, space), column(200, space))),
+            lmask in any::<u64>(),
+            rmask in any::<u64>(),
+        ) {
+            let lok = |i: usize| lmask >> (i % 64) & 1 == 1;
+            let rok = |i: usize| rmask >> (i % 64) & 1 == 1;
+            let all = |_: usize| true;
+            for key in [
+                KeyColumns { left: vec![&l], right: vec![&r] },
+                KeyColumns { left: vec![&l, &l], right: vec![&r, &r] },
+            ] {
+                let (every, _) = groups(&key, l.len(), r.len(), &all, &all);
+                let kept = every.retain(&|m| lok(m as usize), &|m| rok(m as usize));
+                let (want, _) = groups(&key, l.len(), r.len(), &lok, &rok);
+                prop_assert_eq!(sorted(&kept), sorted(&want));
+            }
+        }
+
         /// Direct addressing finds exactly the groups the sort finds,
         /// members ascending, whatever the eligibility.
         #[test]

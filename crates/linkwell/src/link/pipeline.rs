@@ -293,7 +293,8 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         (req.report)("scoring candidate pairs");
         let scorer = match everyone {
             Some(p) if det.links.is_empty() => p,
-            _ => Prepared::new(spec, &left, &right, &dicts, left_ok, right_ok)?,
+            Some(p) => p.restrict(left_ok, right_ok),
+            None => Prepared::new(spec, &left, &right, &dicts, left_ok, right_ok)?,
         };
         let threshold = model.spec.threshold_weight();
         let keep_from = if req.scores.is_some() {

@@ -1,7 +1,7 @@
 //! The comparison loop: a record pair to a pattern of levels, and its
 //! weight. This is the hot path of probabilistic linkage.
 
-use crate::bloom::dice;
+use crate::bloom::common_ones;
 use crate::link::data::{BloomDict, Dataset, Dictionaries, NONE};
 use crate::link::keys::KeyColumns;
 use crate::link::KeyPart;
@@ -222,8 +222,11 @@ impl<'a> Comparer<'a> {
             }
         }
         // Levels usually test the same filter pair at falling thresholds:
-        // compute its Dice once.
-        let mut last_dice: Option<(usize, usize, f64)> = None;
+        // its Dice is worked out once, and only when needed. Two filters
+        // with `p` and `q` ones have Dice at most `2 min(p, q) / (p + q)`:
+        // below a level's threshold, that level fails without counting the
+        // bits the filters share. (filter columns, Dice or its bound, exact)
+        let mut last_dice: Option<(usize, usize, f64, bool)> = None;
         'levels: for (k, cond) in comp.levels.iter().enumerate() {
             for &(a, b) in &cond.equal {
                 let x = lrow[a];
@@ -236,19 +239,28 @@ impl<'a> Comparer<'a> {
                 if x == NONE || y == NONE {
                     continue;
                 }
-                let d = match last_dice {
-                    Some((pa, pb, v)) if pa == a && pb == b => v,
+                let bd = self.blooms[dict];
+                let (d, exact) = match last_dice {
+                    Some((pa, pb, v, e)) if pa == a && pb == b => (v, e),
+                    _ if x == y => (1.0, true),
                     _ => {
-                        let v = if x == y {
-                            1.0
+                        let (p, q) = (bd.ones(x), bd.ones(y));
+                        let total = p + q;
+                        if total == 0 {
+                            (0.0, true)
                         } else {
-                            let bd = self.blooms[dict];
-                            dice(bd.get(x), bd.get(y))
-                        };
-                        last_dice = Some((a, b, v));
-                        v
+                            (f64::from(2 * p.min(q)) / f64::from(total), false)
+                        }
                     }
                 };
+                let (d, exact) = if exact || d < cond.at_least {
+                    (d, exact)
+                } else {
+                    let total = bd.ones(x) + bd.ones(y);
+                    let both = common_ones(bd.get(x), bd.get(y));
+                    (f64::from(2 * both) / f64::from(total), true)
+                };
+                last_dice = Some((a, b, d, exact));
                 if d < cond.at_least {
                     continue;
                 }

@@ -219,6 +219,20 @@ impl<'a> Prepared<'a> {
         Ok(p)
     }
 
+    /// The same blocks restricted to the records `left_ok`/`right_ok`
+    /// allow: what [`Prepared::new`] would form for them, without forming
+    /// the blocks or compiling the comparisons again.
+    pub fn restrict(mut self, left_ok: Vec<bool>, right_ok: Vec<bool>) -> Prepared<'a> {
+        self.groups = self
+            .groups
+            .iter()
+            .map(|g| g.retain(&|m| left_ok[m as usize], &|m| right_ok[m as usize]))
+            .collect();
+        self.left_ok = left_ok;
+        self.right_ok = right_ok;
+        self
+    }
+
     /// Pairs agreeing on each blocking rule (before removing duplicates
     /// across rules), counted from block sizes without comparing.
     pub fn raw_pair_counts(&self) -> Vec<u64> {
