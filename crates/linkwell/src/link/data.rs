@@ -426,10 +426,17 @@ impl StrColumn {
     /// The `i`th value.
     #[inline]
     pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        let end = self.ends[i] as usize;
         // Values are pushed from UTF-8-validated fields only.
-        std::str::from_utf8(&self.data[start..end]).unwrap_or("")
+        std::str::from_utf8(self.bytes(i)).unwrap_or("")
+    }
+
+    /// The `i`th value's bytes, for writing out without checking them
+    /// again (8.9M rows of a link table had spent 3% of a join's CPU
+    /// validating ids already validated on loading).
+    #[inline]
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.data[start..self.ends[i] as usize]
     }
 
     /// Number of values.

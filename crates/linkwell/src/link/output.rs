@@ -233,9 +233,9 @@ pub fn write_links(
             .map(|rs| {
                 let mut b = Vec::with_capacity(rs.len() * 48);
                 for r in rs {
-                    write_csv_field(&mut b, left.ids.get(r.left as usize).as_bytes());
+                    write_csv_field(&mut b, left.ids.bytes(r.left as usize));
                     b.push(b',');
-                    write_csv_field(&mut b, right.ids.get(r.right as usize).as_bytes());
+                    write_csv_field(&mut b, right.ids.bytes(r.right as usize));
                     match format {
                         LinkFormat::Deterministic => {
                             b.push(b',');
@@ -470,9 +470,9 @@ pub fn write_scores(
             .map(|ps| {
                 let mut b = Vec::with_capacity(ps.len() * 48);
                 for p in ps {
-                    write_csv_field(&mut b, left.ids.get(p.left as usize).as_bytes());
+                    write_csv_field(&mut b, left.ids.bytes(p.left as usize));
                     b.push(b',');
-                    write_csv_field(&mut b, right.ids.get(p.right as usize).as_bytes());
+                    write_csv_field(&mut b, right.ids.bytes(p.right as usize));
                     b.push(b',');
                     b.extend_from_slice(fmt_f64(Some(p.weight)).as_bytes());
                     b.push(b',');
@@ -522,9 +522,9 @@ pub fn write_review(
     f.write_all(&h).map_err(io)?;
     for p in pairs {
         let mut b = Vec::new();
-        write_csv_field(&mut b, left.ids.get(p.left as usize).as_bytes());
+        write_csv_field(&mut b, left.ids.bytes(p.left as usize));
         b.push(b',');
-        write_csv_field(&mut b, right.ids.get(p.right as usize).as_bytes());
+        write_csv_field(&mut b, right.ids.bytes(p.right as usize));
         b.extend_from_slice(
             format!(
                 ",{},{}",
