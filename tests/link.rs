@@ -96,6 +96,23 @@ fn cascade_links_explains_ambiguity_and_writes_manifest() {
     let stdout = json(&r.stdout);
     assert_eq!(stdout["summary"], m["summary"]);
     assert!(r.stderr.contains("3 links"), "{}", r.stderr);
+    // Each stage's time, in order.
+    let time = r
+        .stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("time: "))
+        .unwrap_or_else(|| panic!("no time line: {}", r.stderr));
+    let stages: Vec<&str> = time
+        .trim_start()
+        .trim_start_matches("time: ")
+        .split(", ")
+        .map(|s| s.rsplit_once(' ').expect("stage and seconds").0)
+        .collect();
+    assert_eq!(
+        stages,
+        ["loading left", "loading right", "match keys", "writing"],
+        "{time}"
+    );
 }
 
 #[test]

@@ -377,8 +377,9 @@ fn one_column_direct(
         .into_par_iter()
         .map(|p| {
             let mut g = Groups::default();
-            for i in p * l.len() / pieces..(p + 1) * l.len() / pieces {
-                let v = l[i];
+            let start = p * l.len() / pieces;
+            let end = (p + 1) * l.len() / pieces;
+            for (i, &v) in l.iter().enumerate().take(end).skip(start) {
                 if v == NONE {
                     continue;
                 }
