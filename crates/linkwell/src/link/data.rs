@@ -426,7 +426,8 @@ impl StrColumn {
     /// The `i`th value.
     #[inline]
     pub fn get(&self, i: usize) -> &str {
-        // Values are pushed from UTF-8-validated fields only.
+        // Values are pushed from UTF-8-validated fields only (ids and text
+        // are checked on loading).
         std::str::from_utf8(self.bytes(i)).unwrap_or("")
     }
 
@@ -1203,6 +1204,20 @@ fn parse_slice(
         id_bytes.extend_from_slice(recs.field(r, id_index));
         id_ends.push(id_bytes.len() as u32);
     }
+    // Ids are written back out as text: checked as UTF-8 once for the
+    // whole slice, and record by record only to say which one is not.
+    if std::str::from_utf8(&id_bytes).is_err() {
+        let mut start = 0;
+        for (r, &end) in id_ends.iter().enumerate() {
+            if std::str::from_utf8(&id_bytes[start..end as usize]).is_err() {
+                return Err(BadLine {
+                    line: recs.line(r),
+                    message: "its id is not valid UTF-8: re-export the file as UTF-8".into(),
+                });
+            }
+            start = end as usize;
+        }
+    }
     let decoded = plan
         .iter()
         .map(|(ci, name, how, _)| decode_column(&recs, *ci, name, *how))
@@ -1444,6 +1459,21 @@ mod tests {
         assert_eq!(block_size(1 << 20), (1 << 20) + 1);
         assert_eq!(block_size(1 << 30), BLOCK);
         assert_eq!(block_size(u64::MAX), BLOCK);
+    }
+
+    #[test]
+    fn an_id_that_is_not_utf8_is_refused_at_its_line() {
+        let plan = [(1, "t".to_string(), Load::Text, None)];
+        let ok = parse_slice(b"a,x\nb,y\n", 2, 0, &plan).map(|s| s.rows);
+        assert_eq!(ok.ok(), Some(2));
+        let bad = parse_slice(b"a,x\nb\xff,y\nc,z\n", 2, 0, &plan)
+            .err()
+            .expect("refused");
+        assert_eq!(
+            bad.line, 1,
+            "the second record (lines count from 0 in a slice)"
+        );
+        assert!(bad.message.contains("UTF-8"), "{}", bad.message);
     }
 
     #[test]

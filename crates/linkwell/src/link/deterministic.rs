@@ -281,6 +281,17 @@ pub struct RuleStats {
     pub ambiguous_right: u64,
 }
 
+/// What one piece of a rule's groups decided.
+#[derive(Default)]
+struct Decided {
+    links: Vec<Link>,
+    ambiguous: Vec<Ambiguous>,
+    /// Ambiguous groups, numbered from 0 within the piece.
+    groups: u32,
+    ambiguous_left: u64,
+    ambiguous_right: u64,
+}
+
 /// The result of a deterministic cascade.
 #[derive(Debug, Clone, Default)]
 pub struct DeterministicLinks {
@@ -375,65 +386,96 @@ pub fn run(
             eligible_right: eligible.right,
             ..RuleStats::default()
         };
-        let mut group_no = 0u32;
-        for g in groups.iter() {
-            let (ls, rs) = (g.left, g.right);
-            let ambiguous = match cardinality {
-                Cardinality::OneToOne => ls.len() > 1 || rs.len() > 1,
-                Cardinality::OneToMany => ls.len() > 1,
-                Cardinality::ManyToMany => (ls.len() as u64) * (rs.len() as u64) > max_group,
-            };
-            if ambiguous {
+        // Many-to-many over several rules remembers pairs (a pair an
+        // earlier rule linked is not linked again): serial. Otherwise each
+        // group is decided on its own, so pieces of groups are decided in
+        // parallel and joined in order.
+        let remember = cardinality == Cardinality::ManyToMany && rules.len() > 1;
+        let pieces = if remember {
+            1
+        } else {
+            (groups.len() / (1 << 14)).clamp(1, 256)
+        };
+        let decide = |p: usize, pairs_seen: &mut HashSet<(u32, u32)>| {
+            let mut part = Decided::default();
+            for i in p * groups.len() / pieces..(p + 1) * groups.len() / pieces {
+                let g = groups.get(i);
+                let (ls, rs) = (g.left, g.right);
+                let ambiguous = match cardinality {
+                    Cardinality::OneToOne => ls.len() > 1 || rs.len() > 1,
+                    Cardinality::OneToMany => ls.len() > 1,
+                    Cardinality::ManyToMany => (ls.len() as u64) * (rs.len() as u64) > max_group,
+                };
+                if ambiguous {
+                    let group = part.groups;
+                    let member = |side, record| Ambiguous {
+                        rule: ri as u16,
+                        group,
+                        side,
+                        record,
+                    };
+                    part.ambiguous
+                        .extend(ls.iter().map(|&l| member(Side::Left, l)));
+                    part.ambiguous
+                        .extend(rs.iter().map(|&r| member(Side::Right, r)));
+                    part.ambiguous_left += ls.len() as u64;
+                    part.ambiguous_right += rs.len() as u64;
+                    part.groups += 1;
+                    continue;
+                }
                 for &l in ls {
-                    out.ambiguous.push(Ambiguous {
-                        rule: ri as u16,
-                        group: group_no,
-                        side: Side::Left,
-                        record: l,
-                    });
+                    for &r in rs {
+                        // Within one rule a pair comes up once (each record
+                        // is in one group): pairs are remembered only while
+                        // a later rule may find them again.
+                        if remember {
+                            if ri > 0 && pairs_seen.contains(&(l, r)) {
+                                continue;
+                            }
+                            if ri + 1 < rules.len() {
+                                pairs_seen.insert((l, r));
+                            }
+                        }
+                        part.links.push(Link {
+                            left: l,
+                            right: r,
+                            rule: ri as u16,
+                        });
+                    }
                 }
-                for &r in rs {
-                    out.ambiguous.push(Ambiguous {
-                        rule: ri as u16,
-                        group: group_no,
-                        side: Side::Right,
-                        record: r,
-                    });
-                }
-                stats.ambiguous_left += ls.len() as u64;
-                stats.ambiguous_right += rs.len() as u64;
-                group_no += 1;
-                continue;
             }
-            for &l in ls {
-                for &r in rs {
-                    // Many-to-many, a pair an earlier rule linked is not
-                    // linked again. (Within one rule a pair comes up once:
-                    // each record is in one group. So pairs are remembered
-                    // only while a later rule may find them again.)
-                    if cardinality == Cardinality::ManyToMany {
-                        if ri > 0 && pairs_seen.contains(&(l, r)) {
-                            continue;
-                        }
-                        if ri + 1 < rules.len() {
-                            pairs_seen.insert((l, r));
-                        }
-                    }
-                    out.links.push(Link {
-                        left: l,
-                        right: r,
-                        rule: ri as u16,
-                    });
-                    stats.links += 1;
-                    left_linked[l as usize] = true;
-                    right_linked[r as usize] = true;
-                    if cardinality.left_unique() {
-                        left_done[l as usize] = true;
-                    }
-                    if cardinality.right_unique() {
-                        right_done[r as usize] = true;
-                    }
-                }
+            part
+        };
+        let parts: Vec<Decided> = if remember {
+            vec![decide(0, &mut pairs_seen)]
+        } else {
+            (0..pieces)
+                .into_par_iter()
+                .map(|p| decide(p, &mut HashSet::new()))
+                .collect()
+        };
+        let mut group_no = 0u32;
+        let first_link = out.links.len();
+        for part in parts {
+            out.links.extend(part.links);
+            out.ambiguous
+                .extend(part.ambiguous.into_iter().map(|mut a| {
+                    a.group += group_no;
+                    a
+                }));
+            group_no += part.groups;
+            stats.ambiguous_left += part.ambiguous_left;
+            stats.ambiguous_right += part.ambiguous_right;
+        }
+        for l in &out.links[first_link..] {
+            stats.links += 1;
+            left_linked[l.left as usize] = true;
+            right_linked[l.right as usize] = true;
+            if cardinality.left_unique() {
+                left_done[l.left as usize] = true;
+            }
+            if cardinality.right_unique() {
+                right_done[l.right as usize] = true;
             }
         }
         out.rules.push(stats);
