@@ -110,13 +110,13 @@ fn tokens(c: &mut Criterion) {
         })
     });
     // Decoding a token's 64 hex digits, as the loader does for every
-    // token of an encoded file.
+    // token of an encoded file, and the same by the general decoder.
     let hex = key.token(b"9434765919").to_hex();
     let digits = &hex;
-    g.bench_function("hex_decode_token_vector", |b| {
+    g.bench_function("hex_decode_token", |b| {
         b.iter(|| linkwell::hex::decode_token(black_box(digits)))
     });
-    g.bench_function("hex_decode_token_swar", |b| {
+    g.bench_function("hex_decode_into_64_digits", |b| {
         b.iter(|| {
             let mut out = [0u8; 32];
             linkwell::hex::decode_into(black_box(digits), &mut out).map(|()| out)

@@ -296,21 +296,28 @@ impl BloomKey {
 /// length; 0 when both are empty.
 #[inline]
 pub fn dice(a: &[u64], b: &[u64]) -> f64 {
-    let mut inter = 0u32;
-    let mut total = 0u32;
-    for (x, y) in a.iter().zip(b) {
-        inter += (x & y).count_ones();
-        total += x.count_ones() + y.count_ones();
-    }
-    if total == 0 {
+    dice_of(common_ones(a, b), ones(a) + ones(b))
+}
+
+/// Dice from its counts: bits set in both filters, and in each, summed;
+/// 0 when both are empty. (The linker keeps each filter's count of ones,
+/// and counts the shared bits only when a threshold needs them.)
+#[inline]
+pub fn dice_of(common: u32, ones_total: u32) -> f64 {
+    if ones_total == 0 {
         0.0
     } else {
-        f64::from(2 * inter) / f64::from(total)
+        f64::from(2 * common) / f64::from(ones_total)
     }
 }
 
-/// Bits set in both filters: with each filter's count of ones, Dice is
-/// `2 * both / (ones_a + ones_b)`, the same number [`dice`] computes.
+/// Bits set in a filter.
+#[inline]
+pub fn ones(f: &[u64]) -> u32 {
+    f.iter().map(|w| w.count_ones()).sum()
+}
+
+/// Bits set in both filters.
 #[inline]
 pub fn common_ones(a: &[u64], b: &[u64]) -> u32 {
     a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum()

@@ -29,22 +29,20 @@ pub fn encode(bytes: &[u8]) -> String {
     String::from_utf8(out).expect("hex is ASCII")
 }
 
-/// The value of each byte as a hex digit, or 0xff.
-static NIBBLES: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
+/// A byte's value as a hex digit (either case), and whether it is one.
+/// Branch-free, so that loops over it become vector code.
+#[inline(always)]
+fn nibble(c: u8) -> (u8, bool) {
+    let digit = c.wrapping_sub(b'0');
+    let letter = (c | 0x20).wrapping_sub(b'a');
+    let is_digit = digit < 10;
+    let value = if is_digit {
+        digit
+    } else {
+        letter.wrapping_add(10)
+    };
+    (value, is_digit | (letter < 6))
+}
 
 /// Why text is not hex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -68,33 +66,16 @@ pub fn decode_into(text: &[u8], out: &mut [u8]) -> Result<(), HexError> {
     if text.len() % 2 != 0 || out.len() * 2 != text.len() {
         return Err(HexError::OddLength);
     }
-    // Branch-free over the whole input, eight digits at a time in a u64;
-    // the error position is found only when something was invalid.
+    // Branch-free over the whole input; the error position is found only
+    // when something was invalid.
     let mut ok = true;
-    let whole = text.len() / 8 * 8;
-    for (o, eight) in out[..whole / 2]
-        .chunks_exact_mut(4)
-        .zip(text[..whole].chunks_exact(8))
-    {
-        let (bytes, valid) = decode8(u64::from_le_bytes(eight.try_into().expect("eight")));
-        o.copy_from_slice(&bytes);
-        ok &= valid;
+    for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        let ((hi, a), (lo, b)) = (nibble(pair[0]), nibble(pair[1]));
+        ok &= a & b;
+        *o = hi << 4 | (lo & 0xf);
     }
-    let mut bad = 0u8;
-    for (o, pair) in out[whole / 2..]
-        .iter_mut()
-        .zip(text[whole..].chunks_exact(2))
-    {
-        let hi = NIBBLES[usize::from(pair[0])];
-        let lo = NIBBLES[usize::from(pair[1])];
-        bad |= hi | lo;
-        *o = (hi << 4) | (lo & 0xf);
-    }
-    if !ok || bad & 0xf0 != 0 {
-        let at = text
-            .iter()
-            .position(|&c| NIBBLES[usize::from(c)] == 0xff)
-            .unwrap_or(0);
+    if !ok {
+        let at = text.iter().position(|&c| !nibble(c).1).unwrap_or(0);
         return Err(HexError::InvalidDigit(at));
     }
     Ok(())
@@ -104,24 +85,16 @@ pub fn decode_into(text: &[u8], out: &mut [u8]) -> Result<(), HexError> {
 /// not a hex digit.
 ///
 /// Written as plain loops over fixed-size arrays, with no branch on the
-/// data, which the compiler turns into 16-byte vector code: twice the speed
-/// of [`decode_into`]'s eight digits in a `u64` (`cargo bench --bench
-/// tokens -- hex`), on the loader's hottest path.
+/// data, which the compiler turns into 16-byte vector code; this is the
+/// loader's hottest path (`cargo bench --bench tokens -- hex_decode`).
 #[inline]
 pub fn decode_token(text: &[u8; 64]) -> Option<[u8; 32]> {
     let mut nibbles = [0u8; 64];
-    let mut bad = 0u8;
+    let mut ok = true;
     for (n, &c) in nibbles.iter_mut().zip(text) {
-        let digit = c.wrapping_sub(b'0');
-        let letter = (c | 0x20).wrapping_sub(b'a');
-        let is_digit = digit < 10;
-        let is_letter = letter < 6;
-        *n = if is_digit {
-            digit
-        } else {
-            letter.wrapping_add(10)
-        };
-        bad |= u8::from(!(is_digit | is_letter));
+        let (v, is_hex) = nibble(c);
+        *n = v;
+        ok &= is_hex;
     }
     // Each pair of nibbles as one 16-bit lane: shifts and a pack.
     let mut out = [0u8; 32];
@@ -129,31 +102,7 @@ pub fn decode_token(text: &[u8; 64]) -> Option<[u8; 32]> {
         let w = u16::from_le_bytes([pair[0], pair[1]]);
         *o = ((w << 4) | (w >> 8)) as u8;
     }
-    (bad == 0).then_some(out)
-}
-
-/// Eight hex digits (the first in the low byte) decoded in one u64 ("SIMD
-/// within a register"), and whether all eight were hex digits.
-#[inline]
-fn decode8(x: u64) -> ([u8; 4], bool) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Per byte, for bytes below 0x80 (no carry crosses a byte): the high
-    // bit set when lo <= byte <= hi. (A byte from 0x80 up may carry into
-    // the next, and wraps at the top; such input is invalid anyway.)
-    let within = |lo: u64, hi: u64| {
-        x.wrapping_add((0x80 - lo) * ONES) & !x.wrapping_add((0x7f - hi) * ONES) & HIGH
-    };
-    let digit = within(b'0'.into(), b'9'.into());
-    let letter = within(b'a'.into(), b'f'.into()) | within(b'A'.into(), b'F'.into());
-    let valid = x & HIGH == 0 && (digit | letter) == HIGH;
-    // A digit's value is its low nibble; a letter's, its low nibble + 9.
-    let nibbles = (x & (0x0f * ONES)) + ((letter >> 7) * 9);
-    // Pairs of nibbles into bytes, then the four bytes together.
-    let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00ff_00ff_00ff_00ff;
-    let halves = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
-    let packed = (halves | (halves >> 16)) as u32;
-    (packed.to_le_bytes(), valid)
+    ok.then_some(out)
 }
 
 /// Decodes hex text of any even length.
@@ -174,6 +123,23 @@ pub fn decode(text: &str) -> Result<Vec<u8>, HexError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The reference: each byte's value as a hex digit, or 0xff.
+    static NIBBLES: [u8; 256] = {
+        let mut t = [0xffu8; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            t[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    };
 
     #[test]
     fn known() {
@@ -243,7 +209,7 @@ mod tests {
             }
         }
 
-        /// The eight-at-a-time path agrees with the table, on any bytes.
+        /// The general decoder agrees with the table, on any bytes.
         #[test]
         fn agrees_with_table(text in proptest::collection::vec(any::<u8>(), 0..80)) {
             let text = &text[..text.len() / 2 * 2];

@@ -360,7 +360,7 @@ impl BloomDict {
         let id = (store.len() / words) as u32;
         table.insert_unique(h, id, |&id| hash(filter_at(store, words, id)));
         store.extend_from_slice(filter);
-        ones.push(filter.iter().map(|w| w.count_ones()).sum());
+        ones.push(crate::bloom::ones(filter));
         id
     }
 
@@ -1627,6 +1627,7 @@ mod tests {
         fn bloom_ids_follow_first_sight(
             picks in prop::collection::vec((0u64..6, 0usize..4), 0..200),
         ) {
+            let v_ones = |f: &[u64]| f.iter().map(|w| w.count_ones()).sum::<u32>();
             let filter = |(v, at): (u64, usize)| {
                 let mut f = vec![0u64; 4];
                 f[at] = v;
@@ -1646,6 +1647,7 @@ mod tests {
                 let id = d.intern(&f);
                 prop_assert_eq!(id as usize, want);
                 prop_assert_eq!(d.get(id), &f[..]);
+                prop_assert_eq!(d.ones(id), v_ones(&f));
             }
             prop_assert_eq!(d.len(), seen.len());
         }

@@ -391,15 +391,9 @@ pub fn run(
         // group is decided on its own, so pieces of groups are decided in
         // parallel and joined in order.
         let remember = cardinality == Cardinality::ManyToMany && rules.len() > 1;
-        let pieces = if remember {
-            1
-        } else {
-            (groups.len() / (1 << 14)).clamp(1, 256)
-        };
-        let decide = |p: usize, pairs_seen: &mut HashSet<(u32, u32)>| {
+        let decide = |range: std::ops::Range<usize>, mut seen: Option<&mut HashSet<(u32, u32)>>| {
             let mut part = Decided::default();
-            for i in p * groups.len() / pieces..(p + 1) * groups.len() / pieces {
-                let g = groups.get(i);
+            for g in range.map(|i| groups.get(i)) {
                 let (ls, rs) = (g.left, g.right);
                 let ambiguous = match cardinality {
                     Cardinality::OneToOne => ls.len() > 1 || rs.len() > 1,
@@ -428,12 +422,12 @@ pub fn run(
                         // Within one rule a pair comes up once (each record
                         // is in one group): pairs are remembered only while
                         // a later rule may find them again.
-                        if remember {
-                            if ri > 0 && pairs_seen.contains(&(l, r)) {
+                        if let Some(seen) = seen.as_deref_mut() {
+                            if ri > 0 && seen.contains(&(l, r)) {
                                 continue;
                             }
                             if ri + 1 < rules.len() {
-                                pairs_seen.insert((l, r));
+                                seen.insert((l, r));
                             }
                         }
                         part.links.push(Link {
@@ -447,11 +441,10 @@ pub fn run(
             part
         };
         let parts: Vec<Decided> = if remember {
-            vec![decide(0, &mut pairs_seen)]
+            vec![decide(0..groups.len(), Some(&mut pairs_seen))]
         } else {
-            (0..pieces)
-                .into_par_iter()
-                .map(|p| decide(p, &mut HashSet::new()))
+            keys::pieces(groups.len(), 14)
+                .map(|range| decide(range, None))
                 .collect()
         };
         let mut group_no = 0u32;

@@ -226,55 +226,33 @@ pub fn write_links(
         }
     }
     f.write_all(&header).map_err(io)?;
-    // Each chunk is formatted in parallel while the one before is written.
-    let format_chunk = |chunk: &[LinkRow]| -> Vec<Vec<u8>> {
-        chunk
-            .par_chunks(4096)
-            .map(|rs| {
-                let mut b = Vec::with_capacity(rs.len() * 48);
-                for r in rs {
-                    write_csv_field(&mut b, left.ids.bytes(r.left as usize));
+    write_rows(&mut f, rows, |r, b| {
+        write_csv_field(b, left.ids.bytes(r.left as usize));
+        b.push(b',');
+        write_csv_field(b, right.ids.bytes(r.right as usize));
+        match format {
+            LinkFormat::Deterministic => {
+                b.push(b',');
+                b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
+            }
+            LinkFormat::Scored { .. } => {
+                b.push(b',');
+                b.extend_from_slice(r.method.name().as_bytes());
+                b.push(b',');
+                b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
+                b.push(b',');
+                b.extend_from_slice(fmt_f64(r.weight).as_bytes());
+                b.push(b',');
+                b.extend_from_slice(fmt_f64(r.probability()).as_bytes());
+                for e in &r.explain {
                     b.push(b',');
-                    write_csv_field(&mut b, right.ids.bytes(r.right as usize));
-                    match format {
-                        LinkFormat::Deterministic => {
-                            b.push(b',');
-                            b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
-                        }
-                        LinkFormat::Scored { .. } => {
-                            b.push(b',');
-                            b.extend_from_slice(r.method.name().as_bytes());
-                            b.push(b',');
-                            b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
-                            b.push(b',');
-                            b.extend_from_slice(fmt_f64(r.weight).as_bytes());
-                            b.push(b',');
-                            b.extend_from_slice(fmt_f64(r.probability()).as_bytes());
-                            for e in &r.explain {
-                                b.push(b',');
-                                write_csv_field(&mut b, e.as_bytes());
-                            }
-                        }
-                    }
-                    b.push(b'\n');
+                    write_csv_field(b, e.as_bytes());
                 }
-                b
-            })
-            .collect()
-    };
-    let mut formatted: Vec<Vec<u8>> = Vec::new();
-    for chunk in rows.chunks(1 << 16) {
-        let previous = std::mem::take(&mut formatted);
-        let (next, done) = rayon::join(
-            || format_chunk(chunk),
-            || previous.iter().try_for_each(|p| f.write_all(p)),
-        );
-        done.map_err(io)?;
-        formatted = next;
-    }
-    for p in &formatted {
-        f.write_all(p).map_err(io)?;
-    }
+            }
+        }
+        b.push(b'\n');
+    })
+    .map_err(io)?;
     let amb_path = ambiguous_path(path);
     let mut a = AtomicFile::create(&amb_path)?;
     let aio = |e: std::io::Error| LinkError::Io(IoError::new("cannot write", &amb_path, e));
@@ -464,32 +442,51 @@ pub fn write_scores(
     let mut f = AtomicFile::create(path)?;
     f.write_all(b"left_id,right_id,match_weight,match_probability\n")
         .map_err(io)?;
-    for chunk in pairs.chunks(1 << 16) {
-        let parts: Vec<Vec<u8>> = chunk
+    write_rows(&mut f, pairs, |p, b| {
+        write_csv_field(b, left.ids.bytes(p.left as usize));
+        b.push(b',');
+        write_csv_field(b, right.ids.bytes(p.right as usize));
+        b.push(b',');
+        b.extend_from_slice(fmt_f64(Some(p.weight)).as_bytes());
+        b.push(b',');
+        b.extend_from_slice(fmt_f64(Some(super::probabilistic::probability(p.weight))).as_bytes());
+        b.push(b'\n');
+    })
+    .map_err(io)?;
+    f.commit()?;
+    Ok(())
+}
+
+/// Writes `rows`, each formatted onto the buffer by `row`: a chunk is
+/// formatted in parallel, in pieces, while the chunk before is written.
+fn write_rows<T: Sync>(
+    f: &mut AtomicFile,
+    rows: &[T],
+    row: impl Fn(&T, &mut Vec<u8>) + Sync,
+) -> std::io::Result<()> {
+    let format_chunk = |chunk: &[T]| -> Vec<Vec<u8>> {
+        chunk
             .par_chunks(4096)
-            .map(|ps| {
-                let mut b = Vec::with_capacity(ps.len() * 48);
-                for p in ps {
-                    write_csv_field(&mut b, left.ids.bytes(p.left as usize));
-                    b.push(b',');
-                    write_csv_field(&mut b, right.ids.bytes(p.right as usize));
-                    b.push(b',');
-                    b.extend_from_slice(fmt_f64(Some(p.weight)).as_bytes());
-                    b.push(b',');
-                    b.extend_from_slice(
-                        fmt_f64(Some(super::probabilistic::probability(p.weight))).as_bytes(),
-                    );
-                    b.push(b'\n');
+            .map(|rs| {
+                let mut b = Vec::with_capacity(rs.len() * 48);
+                for r in rs {
+                    row(r, &mut b);
                 }
                 b
             })
-            .collect();
-        for p in parts {
-            f.write_all(&p).map_err(io)?;
-        }
+            .collect()
+    };
+    let mut formatted: Vec<Vec<u8>> = Vec::new();
+    for chunk in rows.chunks(1 << 16) {
+        let previous = std::mem::take(&mut formatted);
+        let (next, done) = rayon::join(
+            || format_chunk(chunk),
+            || previous.iter().try_for_each(|p| f.write_all(p)),
+        );
+        done?;
+        formatted = next;
     }
-    f.commit()?;
-    Ok(())
+    formatted.iter().try_for_each(|p| f.write_all(p))
 }
 
 /// The clerical-review file beside a link table.

@@ -1,7 +1,7 @@
 //! The comparison loop: a record pair to a pattern of levels, and its
 //! weight. This is the hot path of probabilistic linkage.
 
-use crate::bloom::common_ones;
+use crate::bloom::{common_ones, dice_of};
 use crate::link::data::{BloomDict, Dataset, Dictionaries, NONE};
 use crate::link::keys::KeyColumns;
 use crate::link::KeyPart;
@@ -59,6 +59,41 @@ impl Rows {
     #[inline]
     fn row(&self, i: usize) -> &[u32] {
         &self.values[i * self.width..(i + 1) * self.width]
+    }
+}
+
+/// A filter pair's Dice coefficient, or only a bound on it while no
+/// threshold has needed more. Two filters with `p` and `q` ones share at
+/// most `min(p, q)` bits, so their Dice is at most `2 min(p, q) / (p + q)`:
+/// below a level's threshold, that level fails without counting the bits
+/// they share.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Dice {
+    value: f64,
+    exact: bool,
+}
+
+impl Dice {
+    fn exact(value: f64) -> Dice {
+        Dice { value, exact: true }
+    }
+
+    /// What the filters' counts of ones alone say.
+    fn bound(p: u32, q: u32) -> Dice {
+        Dice {
+            value: dice_of(p.min(q), p + q),
+            exact: p + q == 0,
+        }
+    }
+
+    /// Exact enough to compare with `at_least`: the bound if it already
+    /// falls below, else the exact value from `compute`.
+    fn enough_for(self, at_least: f64, compute: impl FnOnce() -> f64) -> Dice {
+        if self.exact || self.value < at_least {
+            self
+        } else {
+            Dice::exact(compute())
+        }
     }
 }
 
@@ -222,11 +257,8 @@ impl<'a> Comparer<'a> {
             }
         }
         // Levels usually test the same filter pair at falling thresholds:
-        // its Dice is worked out once, and only when needed. Two filters
-        // with `p` and `q` ones have Dice at most `2 min(p, q) / (p + q)`:
-        // below a level's threshold, that level fails without counting the
-        // bits the filters share. (filter columns, Dice or its bound, exact)
-        let mut last_dice: Option<(usize, usize, f64, bool)> = None;
+        // its Dice is worked out once, and only as far as needed.
+        let mut last_dice: Option<(usize, usize, Dice)> = None;
         'levels: for (k, cond) in comp.levels.iter().enumerate() {
             for &(a, b) in &cond.equal {
                 let x = lrow[a];
@@ -240,28 +272,16 @@ impl<'a> Comparer<'a> {
                     continue;
                 }
                 let bd = self.blooms[dict];
-                let (d, exact) = match last_dice {
-                    Some((pa, pb, v, e)) if pa == a && pb == b => (v, e),
-                    _ if x == y => (1.0, true),
-                    _ => {
-                        let (p, q) = (bd.ones(x), bd.ones(y));
-                        let total = p + q;
-                        if total == 0 {
-                            (0.0, true)
-                        } else {
-                            (f64::from(2 * p.min(q)) / f64::from(total), false)
-                        }
-                    }
+                let known = match last_dice {
+                    Some((pa, pb, d)) if pa == a && pb == b => d,
+                    _ if x == y => Dice::exact(1.0),
+                    _ => Dice::bound(bd.ones(x), bd.ones(y)),
                 };
-                let (d, exact) = if exact || d < cond.at_least {
-                    (d, exact)
-                } else {
-                    let total = bd.ones(x) + bd.ones(y);
-                    let both = common_ones(bd.get(x), bd.get(y));
-                    (f64::from(2 * both) / f64::from(total), true)
-                };
-                last_dice = Some((a, b, d, exact));
-                if d < cond.at_least {
+                let d = known.enough_for(cond.at_least, || {
+                    dice_of(common_ones(bd.get(x), bd.get(y)), bd.ones(x) + bd.ones(y))
+                });
+                last_dice = Some((a, b, d));
+                if d.value < cond.at_least {
                     continue;
                 }
             }
@@ -287,4 +307,30 @@ impl<'a> Comparer<'a> {
 #[inline]
 pub fn blocked_earlier(rules: &[KeyColumns<'_>], before: usize, l: usize, r: usize) -> bool {
     rules[..before].iter().any(|k| k.matches(l, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bloom::{dice, ones};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A threshold passes on the worked-out Dice exactly when it passes
+        /// on the filters' Dice, and a value that passes is the exact one.
+        #[test]
+        fn dice_worked_out_as_far_as_needed_decides_as_dice_does(
+            a in prop::collection::vec(any::<u64>().prop_map(|w| w & w >> 3), 4),
+            b in prop::collection::vec(any::<u64>().prop_map(|w| w & w >> 1), 4),
+            at_least in 0.0f64..1.0,
+        ) {
+            let want = dice(&a, &b);
+            let d = Dice::bound(ones(&a), ones(&b)).enough_for(at_least, || want);
+            prop_assert_eq!(d.value >= at_least, want >= at_least);
+            prop_assert!(d.value >= want);
+            if d.value >= at_least {
+                prop_assert_eq!(d, Dice::exact(want));
+            }
+        }
+    }
 }
