@@ -387,9 +387,19 @@ fn dice(name: &str, col: &str, t: f64) -> LevelSpec {
 /// Levels follow Splink's recommended comparisons translated to encoded
 /// data: names exact (with term-frequency adjustment), nickname-canonical,
 /// Bloom Dice ≥ 0.88 and ≥ 0.7 (the encoded analogue of Jaro–Winkler ≥
-/// 0.92 / 0.88), phonetic, forename-surname transposed; dates exact, day
-/// and month swapped, year and month, year and day, year; postcodes unit,
-/// sector, district.
+/// 0.92 / 0.88), phonetic, Dice ≥ 0.5 (one wrong letter in a three-letter
+/// name, as `MIA`/`MJA`, shares two of four padded bigrams: Splink's
+/// Jaro–Winkler ≥ 0.7 level catches these), forename-surname transposed;
+/// dates exact, day and month swapped, year and month, year and day, year;
+/// postcodes unit, sector, district.
+///
+/// Blocking follows Splink's practice of a union of cheap, selective
+/// equalities: date of birth; district and surname sound; both names'
+/// sounds and birth year; sector, canonical forename and birth year; both
+/// names with birth month, or with birth day; full postcode and forename.
+/// On the 1M NHS ↔ DWP benchmark the last three rules and the Dice ≥ 0.5
+/// level raised F1 from 0.9970 to 0.9976 for 0.21M more candidate pairs
+/// (README, "Accuracy").
 pub fn default_model(left: &Manifest, right: &Manifest) -> ModelSpec {
     // Nicknames are forenames: a surname's canonical form is itself, so
     // surnames have no `canonical` level.
@@ -401,6 +411,7 @@ pub fn default_model(left: &Manifest, right: &Manifest) -> ModelSpec {
             Some(dice("dice_0.88", &format!("{field}_bloom"), 0.88)),
             Some(dice("dice_0.70", &format!("{field}_bloom"), 0.70)),
             Some(level("phonetic", &[&format!("{field}_phonetic")])),
+            Some(dice("dice_0.50", &format!("{field}_bloom"), 0.50)),
             Some(LevelSpec {
                 name: "transposed".into(),
                 equal: vec![KeyPart::Pair {
@@ -493,6 +504,31 @@ pub fn default_model(left: &Manifest, right: &Manifest) -> ModelSpec {
                 same("given_name_canonical"),
                 same("date_of_birth_year"),
             ],
+        },
+        // Both names agree but the date of birth has a wrong digit and the
+        // person has moved district: month or day still agrees unless two
+        // digits are wrong. Far fewer pairs than both names alone.
+        BlockingRule {
+            name: "names_birth_month".into(),
+            keys: vec![
+                same("given_name_token"),
+                same("family_name_token"),
+                same("date_of_birth_month"),
+            ],
+        },
+        BlockingRule {
+            name: "names_birth_day".into(),
+            keys: vec![
+                same("given_name_token"),
+                same("family_name_token"),
+                same("date_of_birth_day"),
+            ],
+        },
+        // A changed surname with a missing or mistyped date of birth, at
+        // the same address.
+        BlockingRule {
+            name: "postcode_forename".into(),
+            keys: vec![same("postcode_token"), same("given_name_token")],
         },
     ];
     let has = |m: &Manifest, c: &str| {

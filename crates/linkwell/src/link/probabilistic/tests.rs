@@ -413,3 +413,94 @@ fn probability_of_weight() {
     assert!(probability(2000.0) == 1.0);
     assert!(probability(-2000.0) == 0.0);
 }
+
+/// A manifest with the given encoding columns.
+fn manifest_with(columns: &[&str]) -> crate::manifest::Manifest {
+    let mut m = dataset(&[("x", vec![0])]).manifest;
+    m.columns = columns
+        .iter()
+        .map(|c| crate::manifest::ColumnInfo {
+            name: (*c).into(),
+            role: "encoding".into(),
+            field: None,
+            encoding: None,
+            domain: None,
+        })
+        .collect();
+    m
+}
+
+/// The built-in model keeps exactly the rules and levels whose columns both
+/// files have, and is valid either way.
+#[test]
+fn default_model_follows_the_columns() {
+    let full = [
+        "given_name_token",
+        "given_name_canonical",
+        "given_name_phonetic",
+        "given_name_bloom",
+        "family_name_token",
+        "family_name_phonetic",
+        "family_name_bloom",
+        "date_of_birth_token",
+        "date_of_birth_day_month_swapped",
+        "date_of_birth_year",
+        "date_of_birth_month",
+        "date_of_birth_day",
+        "sex_token",
+        "postcode_token",
+        "postcode_sector",
+        "postcode_district",
+        "postcode_area",
+    ];
+    let m = manifest_with(&full);
+    let spec = model::default_model(&m, &m);
+    assert!(spec.validate().is_ok());
+    let rules: Vec<&str> = spec.blocking.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        rules,
+        [
+            "date_of_birth",
+            "district_surname_phonetic",
+            "names_phonetic_birth_year",
+            "sector_forename_birth_year",
+            "names_birth_month",
+            "names_birth_day",
+            "postcode_forename"
+        ]
+    );
+    let given = &spec
+        .comparisons
+        .iter()
+        .find(|c| c.name == "given_name")
+        .unwrap();
+    let levels: Vec<&str> = given.levels.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        levels,
+        [
+            "exact",
+            "canonical",
+            "dice_0.88",
+            "dice_0.70",
+            "phonetic",
+            "dice_0.50",
+            "transposed"
+        ]
+    );
+    // Without day of birth or Bloom filters on one side, the rule and the
+    // Dice levels that need them go.
+    let fewer: Vec<&str> = full
+        .iter()
+        .copied()
+        .filter(|c| *c != "date_of_birth_day" && !c.ends_with("_bloom"))
+        .collect();
+    let spec = model::default_model(&m, &manifest_with(&fewer));
+    assert!(spec.validate().is_ok());
+    assert!(spec.blocking.iter().all(|b| b.name != "names_birth_day"));
+    assert!(spec.blocking.iter().any(|b| b.name == "names_birth_month"));
+    assert!(spec
+        .comparisons
+        .iter()
+        .flat_map(|c| &c.levels)
+        .all(|l| l.dice.is_none()));
+}
