@@ -355,6 +355,28 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A sync that fails on the sync thread stops it; the writer's next
+    /// request finds it stopped, and `finish` gives the error. (Linux
+    /// refuses to sync `/dev/null`, which stands in for a failing disk.)
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_sync_is_reported() {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        let syncer = Syncer::start(file);
+        syncer.tx.send(()).unwrap();
+        // The thread ends on its error and drops the receiver.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while syncer.tx.send(()).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "the sync thread did not stop");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let e = syncer.finish().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    }
+
     /// A file longer than [`SYNC_EVERY`] is synced on the way and still
     /// invisible until committed, with the digest of all its bytes.
     #[test]

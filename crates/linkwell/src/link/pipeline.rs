@@ -365,13 +365,12 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
     // Writing needs none of the dictionaries, encoded columns or links
     // by rule (at 10M × 10M, a gigabyte): a thread of their own frees
     // them while the links are written, instead of after.
-    let garbage = (
+    let _freeing = DropAside::new((
         dicts,
         left.take_encoded(),
         right.take_encoded(),
         std::mem::take(&mut det.links),
-    );
-    std::thread::spawn(move || drop(garbage));
+    ));
     (req.progress)(Stage::Write, 0);
     let model_json = trained.as_ref().map(|m| {
         let mut v = serde_json::to_value(m).expect("model serialises");
@@ -442,6 +441,34 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         manifest,
         extract_rows,
     })
+}
+
+/// Drops a value on a thread of its own, and joins that thread when the
+/// guard itself is dropped: the memory is freed while the caller works on,
+/// and never after [`link`] has returned.
+struct DropAside(Option<std::thread::JoinHandle<()>>);
+
+impl DropAside {
+    fn new<T: Send + 'static>(value: T) -> Self {
+        // If no thread can be started, the closure and its value are
+        // dropped here, on this thread.
+        Self(
+            std::thread::Builder::new()
+                .name("linkwell-free".into())
+                .spawn(move || drop(value))
+                .ok(),
+        )
+    }
+}
+
+impl Drop for DropAside {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            // Dropping vectors and maps does not panic; if it ever did,
+            // the value is gone either way.
+            let _ = h.join();
+        }
+    }
 }
 
 fn explain_cells(model: &TrainedModel, w: &prob::Weights<'_>, s: &Scored) -> Vec<String> {
@@ -517,3 +544,29 @@ pub fn read_rules(path: &Path) -> Result<RulesFile, LinkError> {
 
 /// A dataset handle, re-exported for report and evaluation code.
 pub type Loaded = Dataset;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use super::DropAside;
+
+    /// Sets its flag when dropped, slowly.
+    struct Slow(Arc<AtomicBool>);
+
+    impl Drop for Slow {
+        fn drop(&mut self) {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_value_dropped_aside_is_gone_when_its_guard_is() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = DropAside::new(Slow(Arc::clone(&dropped)));
+        drop(guard);
+        assert!(dropped.load(Ordering::SeqCst));
+    }
+}
