@@ -370,7 +370,10 @@ mod tests {
         // The thread ends on its error and drops the receiver.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while syncer.tx.send(()).is_ok() {
-            assert!(std::time::Instant::now() < deadline, "the sync thread did not stop");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sync thread did not stop"
+            );
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         let e = syncer.finish().unwrap_err();
