@@ -1,6 +1,8 @@
 //! The comparison loop: a record pair to a pattern of levels, and its
 //! weight. This is the hot path of probabilistic linkage.
 
+use rayon::prelude::*;
+
 use crate::bloom::{common_ones, dice_of};
 use crate::link::data::{BloomDict, Dataset, Dictionaries, NONE};
 use crate::link::keys::KeyColumns;
@@ -46,12 +48,25 @@ struct Rows {
 
 impl Rows {
     fn new(cols: &[&[u32]], n: usize) -> Rows {
+        /// Rows packed per task.
+        const CHUNK: usize = 4096;
         let width = cols.len();
         let mut values = vec![NONE; n * width];
-        for (j, c) in cols.iter().enumerate() {
-            for (i, &v) in c.iter().enumerate() {
-                values[i * width + j] = v;
-            }
+        if width > 0 {
+            // Row by row, each task its own rows: the output is written
+            // once, in order (column by column it was written `width`
+            // times over, a stride apart).
+            values
+                .par_chunks_mut(width * CHUNK)
+                .enumerate()
+                .for_each(|(chunk, out)| {
+                    for (k, row) in out.chunks_exact_mut(width).enumerate() {
+                        let i = chunk * CHUNK + k;
+                        for (v, c) in row.iter_mut().zip(cols) {
+                            *v = c.get(i).copied().unwrap_or(NONE);
+                        }
+                    }
+                });
         }
         Rows { width, values }
     }
@@ -183,11 +198,12 @@ impl<'a> Comparer<'a> {
             comps.push(Compiled { null, levels });
             tf_cols.push(s.tf.as_ref().map(|col| pair(&KeyPart::Same(col.clone()))));
         }
+        let (ld, rd) = (&lc.data, &rc.data);
         let tf = tf_cols
-            .into_iter()
+            .into_par_iter()
             .map(|c| {
                 c.map(|(jl, jr)| {
-                    let (l, r) = (lc.data[jl], rc.data[jr]);
+                    let (l, r) = (ld[jl], rd[jr]);
                     let max = l
                         .iter()
                         .chain(r)

@@ -43,6 +43,37 @@ type PatternCounts = Vec<(Pattern, u64)>;
 /// multiply-xorshift hasher serves.
 type PatternMap = HashMap<Pattern, u64, std::hash::BuildHasherDefault<crate::memo::KeyHasher>>;
 
+/// One blocking rule's pairs as training compared them.
+struct RulePatterns {
+    /// Patterns of the compared pairs, for EM on this rule (only the new
+    /// ones when no session trains on it).
+    all: PatternCounts,
+    /// Patterns of the compared pairs no earlier rule produced.
+    new: PatternCounts,
+    /// How many of the rule's pairs no earlier rule produced (all of them
+    /// counted, compared or not).
+    new_pairs: u64,
+    /// How many pairs were compared.
+    compared: u64,
+    /// How many of the rule's pairs each compared pair stands for: 1, or
+    /// `pairs / em_max_pairs` when a sample was compared.
+    scale: f64,
+}
+
+/// A pair's place in a rule's training sample: a hash of the seed, the rule
+/// and the two records, so that the sample depends on nothing else (not on
+/// threads or block order).
+#[inline]
+fn pair_hash(seed: u64, rule: usize, l: usize, r: usize) -> u64 {
+    let pair = ((l as u64) << 32) | (r as u64 & 0xFFFF_FFFF);
+    let mut z = seed
+        ^ (rule as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ pair.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Smallest m or u probability used in a weight.
 const FLOOR: f64 = 1e-9;
 
@@ -182,8 +213,10 @@ impl<'a> Prepared<'a> {
                 right: b.keys.iter().map(|k| right.tokens(k.right())).collect(),
             })
             .collect();
+        // Rules are grouped in parallel too: verifying a group's keys is a
+        // serial pass over its members.
         let groups: Vec<Groups> = blocking
-            .iter()
+            .par_iter()
             .map(|k| {
                 keys::groups(k, left.len(), right.len(), &|i| left_ok[i], &|i| {
                     right_ok[i]
@@ -244,14 +277,30 @@ impl<'a> Prepared<'a> {
 
     /// Aggregated patterns of rule `rule`'s pairs, in one pass: all of
     /// them (for EM on this rule) and those no earlier rule produced (each
-    /// candidate pair counted once).
-    fn patterns(&self, rule: usize) -> (PatternCounts, PatternCounts) {
-        type Maps = (PatternMap, PatternMap);
-        let (all, new): Maps = self.groups[rule]
+    /// candidate pair counted once). A rule with more than `em_max_pairs`
+    /// pairs has only a seeded uniform sample of them compared (see
+    /// [`RulePatterns::scale`]); its count of new pairs stays exact. A rule
+    /// no EM session trains on (`for_em` false) needs only its new pairs,
+    /// and only they are compared.
+    fn patterns(&self, rule: usize, raw_pairs: u64, for_em: bool) -> RulePatterns {
+        type Acc = (PatternMap, PatternMap, u64);
+        let cap = self.spec.settings.em_max_pairs;
+        // Keep a pair when its hash falls below `keep_below`.
+        let (keep_below, scale) = if raw_pairs <= cap {
+            (None, 1.0)
+        } else {
+            let rate = cap as f64 / raw_pairs as f64;
+            (
+                Some((rate * 2f64.powi(64)) as u64),
+                raw_pairs as f64 / cap as f64,
+            )
+        };
+        let seed = self.spec.settings.seed;
+        let (all, new, new_pairs): Acc = self.groups[rule]
             .par_iter()
             .fold(
-                || (PatternMap::default(), PatternMap::default()),
-                |(mut all, mut new): Maps, g| {
+                || (PatternMap::default(), PatternMap::default(), 0),
+                |(mut all, mut new, mut new_pairs): Acc, g| {
                     // Runs of one pattern are common (most pairs in a block
                     // disagree on everything but the block's key): count a
                     // run locally and touch the maps once per run.
@@ -259,8 +308,14 @@ impl<'a> Prepared<'a> {
                     for &l in g.left {
                         for &r in g.right {
                             let (l, r) = (l as usize, r as usize);
-                            let p = self.comparer.pattern(l, r);
                             let fresh = u64::from(!blocked_earlier(&self.blocking, rule, l, r));
+                            new_pairs += fresh;
+                            if (fresh == 0 && !for_em)
+                                || keep_below.is_some_and(|k| pair_hash(seed, rule, l, r) >= k)
+                            {
+                                continue;
+                            }
+                            let p = self.comparer.pattern(l, r);
                             match &mut run {
                                 Some((q, n, f)) if *q == p => {
                                     *n += 1;
@@ -284,19 +339,19 @@ impl<'a> Prepared<'a> {
                             *new.entry(q).or_insert(0) += f;
                         }
                     }
-                    (all, new)
+                    (all, new, new_pairs)
                 },
             )
             .reduce(
-                || (PatternMap::default(), PatternMap::default()),
-                |(mut a, mut b), (c, d)| {
+                || (PatternMap::default(), PatternMap::default(), 0),
+                |(mut a, mut b, x), (c, d, y)| {
                     for (k, v) in c {
                         *a.entry(k).or_insert(0) += v;
                     }
                     for (k, v) in d {
                         *b.entry(k).or_insert(0) += v;
                     }
-                    (a, b)
+                    (a, b, x + y)
                 },
             );
         let sorted = |m: PatternMap| {
@@ -304,7 +359,15 @@ impl<'a> Prepared<'a> {
             v.sort_unstable();
             v
         };
-        (sorted(all), sorted(new))
+        let all = sorted(all);
+        let compared = all.iter().map(|p| p.1).sum();
+        RulePatterns {
+            all,
+            new: sorted(new),
+            new_pairs,
+            compared,
+            scale,
+        }
     }
 
     /// u probabilities from a seeded random sample of pairs of all records.
@@ -429,9 +492,26 @@ impl<'a> Prepared<'a> {
         let mut log = Vec::new();
         // Every rule's pairs are compared once: their patterns serve both
         // its EM session and the candidate counts and prior.
-        report("comparing candidate pairs");
-        let per_rule: Vec<(PatternCounts, PatternCounts)> =
-            (0..spec.blocking.len()).map(|r| self.patterns(r)).collect();
+        let raw = self.raw_pair_counts();
+        let cap = spec.settings.em_max_pairs;
+        let sampled: Vec<String> = spec
+            .blocking
+            .iter()
+            .zip(&raw)
+            .filter(|(_, &n)| n > cap)
+            .map(|(b, n)| format!("{} of {n} for {}", cap, b.name))
+            .collect();
+        if sampled.is_empty() {
+            report("comparing candidate pairs");
+        } else {
+            report(&format!(
+                "comparing candidate pairs (for training, a seeded sample of about {})",
+                sampled.join(", ")
+            ));
+        }
+        let per_rule: Vec<RulePatterns> = (0..spec.blocking.len())
+            .map(|r| self.patterns(r, raw[r], sessions.contains(&r)))
+            .collect();
         let mut m_weight: Vec<f64> = vec![0.0; nc];
         for &s in &sessions {
             let name = &spec.blocking[s].name;
@@ -440,7 +520,7 @@ impl<'a> Prepared<'a> {
                 continue;
             }
             report(&format!("EM on pairs blocked by {name}"));
-            let pats = &per_rule[s].0;
+            let pats = &per_rule[s].all;
             if pats.is_empty() {
                 continue;
             }
@@ -455,8 +535,8 @@ impl<'a> Prepared<'a> {
             // (its match share times its pairs): a rule that blocks few
             // pairs gives a noisy estimate and must not weigh as much as one
             // that saw thousands of matches.
-            let pairs: u64 = pats.iter().map(|p| p.1).sum();
-            let matches = iters.last().map_or(0.0, |it| it.lambda) * pairs as f64;
+            let pairs = per_rule[s].compared as f64 * per_rule[s].scale;
+            let matches = iters.last().map_or(0.0, |it| it.lambda) * pairs;
             if let Some(last) = iters.last() {
                 report(&format!(
                     "EM on {name}: {} iterations, last max change {:.2e}, match share {:.4}",
@@ -511,21 +591,28 @@ impl<'a> Prepared<'a> {
             blocking_pairs: Vec::new(),
         };
         report("estimating the prior");
-        let raw = self.raw_pair_counts();
-        let mut merged = PatternMap::default();
+        // Every candidate pair once, a sampled rule's pairs each standing
+        // for `scale` of them; summed in rule order, so the same for any
+        // number of threads.
+        let mut merged: HashMap<
+            Pattern,
+            f64,
+            std::hash::BuildHasherDefault<crate::memo::KeyHasher>,
+        > = HashMap::default();
         for (i, b) in spec.blocking.iter().enumerate() {
-            let new = &per_rule[i].1;
+            let rp = &per_rule[i];
             model.blocking_pairs.push(BlockingCount {
                 name: b.name.clone(),
                 pairs: raw[i],
-                new_pairs: new.iter().map(|p| p.1).sum(),
+                new_pairs: rp.new_pairs,
+                compared_in_training: rp.compared,
             });
-            for &(p, n) in new {
-                *merged.entry(p).or_insert(0) += n;
+            for &(p, n) in &rp.new {
+                *merged.entry(p).or_insert(0.0) += n as f64 * rp.scale;
             }
         }
-        let mut all: Vec<(Pattern, u64)> = merged.into_iter().collect();
-        all.sort_unstable();
+        let mut all: Vec<(Pattern, f64)> = merged.into_iter().collect();
+        all.sort_unstable_by_key(|p| p.0);
         model.prior = match spec.settings.prior {
             Prior::Fixed(p) => p,
             Prior::Estimate(_) => estimate_prior(
@@ -848,7 +935,7 @@ pub fn em(
 /// The prior that two random records match, by EM on the mixing weight over
 /// all `n_pairs` record pairs: candidate pairs contribute their posterior,
 /// pairs no blocking rule produced are taken as non-matches.
-fn estimate_prior(patterns: &[(Pattern, u64)], model: &TrainedModel, n_pairs: f64) -> f64 {
+fn estimate_prior(patterns: &[(Pattern, f64)], model: &TrainedModel, n_pairs: f64) -> f64 {
     let bf: Vec<(f64, f64)> = patterns
         .iter()
         .map(|&(p, n)| {
@@ -859,7 +946,7 @@ fn estimate_prior(patterns: &[(Pattern, u64)], model: &TrainedModel, n_pairs: f6
                     w += params.weights[lv as usize];
                 }
             }
-            (w, n as f64)
+            (w, n)
         })
         .collect();
     let mut lambda: f64 = 1e-6;

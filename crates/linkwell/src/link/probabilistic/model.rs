@@ -163,6 +163,13 @@ pub struct Settings {
     /// Refuse blocking rules that would compare more pairs than this.
     #[serde(default = "default_max_pairs")]
     pub max_pairs: u64,
+    /// Training compares at most about this many of one blocking rule's
+    /// pairs: a rule with more (blocking on date of birth alone, at a
+    /// million people) is trained on a seeded uniform sample of its pairs,
+    /// each standing for `pairs / em_max_pairs` of them. Scoring always
+    /// compares every candidate pair.
+    #[serde(default = "default_em_max_pairs")]
+    pub em_max_pairs: u64,
     /// Prior match probability.
     #[serde(default)]
     pub prior: Prior,
@@ -192,6 +199,9 @@ fn default_tolerance() -> f64 {
 fn default_max_pairs() -> u64 {
     200_000_000
 }
+fn default_em_max_pairs() -> u64 {
+    2_000_000
+}
 fn default_tf_min_u() -> f64 {
     1e-7
 }
@@ -206,6 +216,7 @@ impl Default for Settings {
             em_max_iterations: default_iterations(),
             em_tolerance: default_tolerance(),
             max_pairs: default_max_pairs(),
+            em_max_pairs: default_em_max_pairs(),
             prior: Prior::default(),
             tf_minimum_u: default_tf_min_u(),
             training: None,
@@ -343,6 +354,9 @@ impl ModelSpec {
         }
         if s.u_sample_pairs < 1000 {
             return Err("u_sample_pairs must be at least 1000".into());
+        }
+        if s.em_max_pairs < 1000 {
+            return Err("em_max_pairs must be at least 1000".into());
         }
         Ok(())
     }
@@ -642,6 +656,10 @@ pub struct BlockingCount {
     pub pairs: u64,
     /// Of those, pairs no earlier rule produced.
     pub new_pairs: u64,
+    /// Of the rule's pairs, how many training compared: all of them, or a
+    /// seeded sample of about `em_max_pairs`.
+    #[serde(default)]
+    pub compared_in_training: u64,
 }
 
 /// The format name of a trained model file.

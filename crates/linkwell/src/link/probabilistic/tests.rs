@@ -199,8 +199,11 @@ fn small_model() -> ModelSpec {
 }
 
 fn train_and_link(n: u32, seed: u64) -> (TrainedModel, Vec<Scored>, Scores) {
+    train_and_link_with(n, seed, small_model())
+}
+
+fn train_and_link_with(n: u32, seed: u64, spec: ModelSpec) -> (TrainedModel, Vec<Scored>, Scores) {
     let (l, r) = population(n, seed);
-    let spec = small_model();
     let dicts = Dictionaries::default();
     let p = Prepared::new(
         &spec,
@@ -288,6 +291,100 @@ fn training_is_deterministic_across_thread_counts() {
     let (b, lb) = run(3);
     assert_eq!(a, b);
     assert_eq!(la, lb);
+}
+
+/// A model whose `em_max_pairs` is below a training rule's pairs.
+fn sampled_model(cap: u64) -> ModelSpec {
+    let mut spec = small_model();
+    spec.settings.em_max_pairs = cap;
+    spec
+}
+
+/// Training on a seeded sample of a rule's pairs finds nearly the model
+/// that training on all of them finds, counts every rule's new pairs
+/// exactly, compares about `em_max_pairs` of the sampled rule's pairs, and
+/// links as well.
+#[test]
+fn training_on_a_sample_of_pairs_agrees_with_training_on_all() {
+    let n = 3000;
+    let (full, full_links, _) = train_and_link(n, 11);
+    let by_d = &full.blocking_pairs[0];
+    assert_eq!(by_d.compared_in_training, by_d.pairs);
+    let cap = by_d.pairs / 4;
+    assert!(
+        cap >= 1000,
+        "the population must give the rule enough pairs"
+    );
+    let (sampled, sampled_links, _) = train_and_link_with(n, 11, sampled_model(cap));
+    for (a, b) in full.blocking_pairs.iter().zip(&sampled.blocking_pairs) {
+        assert_eq!((a.pairs, a.new_pairs), (b.pairs, b.new_pairs), "{}", a.name);
+    }
+    // A rule over the cap has about `cap` of its pairs compared; one under
+    // it, all of them.
+    for b in &sampled.blocking_pairs {
+        if b.pairs <= cap {
+            assert_eq!(b.compared_in_training, b.pairs, "{}", b.name);
+        } else {
+            let compared = b.compared_in_training as f64;
+            assert!(
+                (compared / cap as f64 - 1.0).abs() < 0.15,
+                "{}: compared {compared} for a sample of {cap}",
+                b.name
+            );
+        }
+    }
+    for (a, b) in full.comparisons.iter().zip(&sampled.comparisons) {
+        for (x, y) in a.m.iter().zip(&b.m) {
+            assert!((x - y).abs() < 0.03, "{}: m {:?} vs {:?}", a.name, a.m, b.m);
+        }
+    }
+    let ratio = sampled.prior / full.prior;
+    assert!(
+        (0.8..1.25).contains(&ratio),
+        "prior {} vs {}",
+        sampled.prior,
+        full.prior
+    );
+    let full_set: std::collections::HashSet<(u32, u32)> =
+        full_links.iter().map(|x| (x.left, x.right)).collect();
+    let same = sampled_links
+        .iter()
+        .filter(|x| full_set.contains(&(x.left, x.right)))
+        .count();
+    assert!(
+        sampled_links.len().abs_diff(full_links.len()) <= n as usize / 100
+            && same >= full_links.len() * 97 / 100,
+        "{} links vs {}, {same} the same",
+        sampled_links.len(),
+        full_links.len()
+    );
+}
+
+/// The sample depends on the seed only: the same model for any number of
+/// threads, another model for another seed.
+#[test]
+fn sampled_training_is_deterministic_across_thread_counts() {
+    let run = |threads: usize, seed: u64| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                let mut spec = sampled_model(1000);
+                spec.settings.seed = seed;
+                let (model, links, _) = train_and_link_with(3000, 5, spec);
+                assert!(
+                    model.blocking_pairs[0].compared_in_training < model.blocking_pairs[0].pairs
+                );
+                (serde_json::to_string(&model).unwrap(), links)
+            })
+    };
+    let (a, la) = run(1, 42);
+    let (b, lb) = run(3, 42);
+    assert_eq!(a, b);
+    assert_eq!(la, lb);
+    let (c, _) = run(2, 43);
+    assert_ne!(a, c);
 }
 
 /// A pair's weight is the prior plus the sum of its comparisons'
@@ -389,6 +486,9 @@ fn model_validation() {
     let mut m = small_model();
     m.blocking.clear();
     assert!(m.validate().unwrap_err().contains("blocking"));
+    let mut m = small_model();
+    m.settings.em_max_pairs = 999;
+    assert!(m.validate().unwrap_err().contains("em_max_pairs"));
     let mut m = small_model();
     m.settings.training = Some(vec!["nope".into()]);
     assert!(m.validate().unwrap_err().contains("nope"));
