@@ -213,10 +213,8 @@ impl<'a> Prepared<'a> {
                 right: b.keys.iter().map(|k| right.tokens(k.right())).collect(),
             })
             .collect();
-        // Rules are grouped in parallel too: verifying a group's keys is a
-        // serial pass over its members.
         let groups: Vec<Groups> = blocking
-            .par_iter()
+            .iter()
             .map(|k| {
                 keys::groups(k, left.len(), right.len(), &|i| left_ok[i], &|i| {
                     right_ok[i]
