@@ -365,6 +365,11 @@ mod tests {
             .write(true)
             .open("/dev/null")
             .unwrap();
+        if file.sync_data().is_ok() {
+            // A kernel that syncs /dev/null (some sandboxes) cannot stand in
+            // for a failing disk here.
+            return;
+        }
         let syncer = Syncer::start(file);
         syncer.tx.send(()).unwrap();
         // The thread ends on its error and drops the receiver.

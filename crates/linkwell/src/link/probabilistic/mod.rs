@@ -19,6 +19,11 @@
 //! used (every pair agrees on them by construction); each comparison's `m`
 //! is the mean over the sessions that trained it. The prior `λ` is
 //! estimated by EM over all candidate pairs with `m` and `u` fixed.
+//!
+//! Training compares at most about `em_max_pairs` of a rule's pairs: beyond
+//! that, a sample chosen by a seeded hash of the pair, each compared pair
+//! standing for `pairs / em_max_pairs` in the prior's counts. Scoring
+//! compares every candidate pair.
 
 pub mod compare;
 pub mod model;
@@ -55,8 +60,8 @@ struct RulePatterns {
     new_pairs: u64,
     /// How many pairs were compared.
     compared: u64,
-    /// How many of the rule's pairs each compared pair stands for: 1, or
-    /// `pairs / em_max_pairs` when a sample was compared.
+    /// How many pairs each compared pair stands for: 1, or `population /
+    /// em_max_pairs` when a sample was compared.
     scale: f64,
 }
 
@@ -204,6 +209,7 @@ impl<'a> Prepared<'a> {
         left_ok: Vec<bool>,
         right_ok: Vec<bool>,
     ) -> Result<Prepared<'a>, LinkError> {
+        spec.validate().map_err(LinkError::Invalid)?;
         let comparer = Comparer::new(&spec.comparisons, left, right, dicts);
         let blocking: Vec<KeyColumns<'a>> = spec
             .blocking
@@ -273,24 +279,47 @@ impl<'a> Prepared<'a> {
             .collect()
     }
 
+    /// How many of rule `rule`'s pairs no earlier rule produced, counted
+    /// without comparing them.
+    fn new_pair_count(&self, rule: usize) -> u64 {
+        self.groups[rule]
+            .par_iter()
+            .map(|g| {
+                let mut n = 0u64;
+                for &l in g.left {
+                    for &r in g.right {
+                        n += u64::from(!blocked_earlier(
+                            &self.blocking,
+                            rule,
+                            l as usize,
+                            r as usize,
+                        ));
+                    }
+                }
+                n
+            })
+            .sum()
+    }
+
     /// Aggregated patterns of rule `rule`'s pairs, in one pass: all of
     /// them (for EM on this rule) and those no earlier rule produced (each
-    /// candidate pair counted once). A rule with more than `em_max_pairs`
-    /// pairs has only a seeded uniform sample of them compared (see
-    /// [`RulePatterns::scale`]); its count of new pairs stays exact. A rule
-    /// no EM session trains on (`for_em` false) needs only its new pairs,
-    /// and only they are compared.
-    fn patterns(&self, rule: usize, raw_pairs: u64, for_em: bool) -> RulePatterns {
+    /// candidate pair counted once). A rule no EM session trains on
+    /// (`for_em` false) needs only its new pairs, and only they are
+    /// compared. When the pairs to compare (`population`: the rule's pairs,
+    /// or its new pairs) are more than `em_max_pairs`, a seeded uniform
+    /// sample of about `em_max_pairs` of them is compared (see
+    /// [`RulePatterns::scale`]); the count of new pairs stays exact.
+    fn patterns(&self, rule: usize, population: u64, for_em: bool) -> RulePatterns {
         type Acc = (PatternMap, PatternMap, u64);
-        let cap = self.spec.settings.em_max_pairs;
+        let cap = self.spec.settings.em_max_pairs.max(1);
         // Keep a pair when its hash falls below `keep_below`.
-        let (keep_below, scale) = if raw_pairs <= cap {
+        let (keep_below, scale) = if population <= cap {
             (None, 1.0)
         } else {
-            let rate = cap as f64 / raw_pairs as f64;
+            let rate = cap as f64 / population as f64;
             (
                 Some((rate * 2f64.powi(64)) as u64),
-                raw_pairs as f64 / cap as f64,
+                population as f64 / cap as f64,
             )
         };
         let seed = self.spec.settings.seed;
@@ -488,27 +517,29 @@ impl<'a> Prepared<'a> {
             .collect();
         let mut trained_in: Vec<Vec<String>> = vec![Vec::new(); nc];
         let mut log = Vec::new();
-        // Every rule's pairs are compared once: their patterns serve both
-        // its EM session and the candidate counts and prior.
+        // Each rule's pairs are compared at most once, and only as many as
+        // training needs: a session's pairs (or a sample of them) serve its
+        // EM and the prior; another rule's new pairs (or a sample) serve the
+        // prior.
         let raw = self.raw_pair_counts();
         let cap = spec.settings.em_max_pairs;
-        let sampled: Vec<String> = spec
-            .blocking
-            .iter()
-            .zip(&raw)
-            .filter(|(_, &n)| n > cap)
-            .map(|(b, n)| format!("{} of {n} for {}", cap, b.name))
-            .collect();
-        if sampled.is_empty() {
-            report("comparing candidate pairs");
-        } else {
+        if raw.iter().any(|&n| n > cap) {
             report(&format!(
-                "comparing candidate pairs (for training, a seeded sample of about {})",
-                sampled.join(", ")
+                "comparing candidate pairs (training compares a seeded sample of about {cap} pairs of a rule with more)"
             ));
+        } else {
+            report("comparing candidate pairs");
         }
         let per_rule: Vec<RulePatterns> = (0..spec.blocking.len())
-            .map(|r| self.patterns(r, raw[r], sessions.contains(&r)))
+            .map(|r| {
+                let for_em = sessions.contains(&r);
+                let population = if for_em || raw[r] <= cap {
+                    raw[r]
+                } else {
+                    self.new_pair_count(r)
+                };
+                self.patterns(r, population, for_em)
+            })
             .collect();
         let mut m_weight: Vec<f64> = vec![0.0; nc];
         for &s in &sessions {
@@ -533,8 +564,7 @@ impl<'a> Prepared<'a> {
             // (its match share times its pairs): a rule that blocks few
             // pairs gives a noisy estimate and must not weigh as much as one
             // that saw thousands of matches.
-            let pairs = per_rule[s].compared as f64 * per_rule[s].scale;
-            let matches = iters.last().map_or(0.0, |it| it.lambda) * pairs;
+            let matches = iters.last().map_or(0.0, |it| it.lambda) * raw[s] as f64;
             if let Some(last) = iters.last() {
                 report(&format!(
                     "EM on {name}: {} iterations, last max change {:.2e}, match share {:.4}",

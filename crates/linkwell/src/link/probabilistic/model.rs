@@ -168,7 +168,10 @@ pub struct Settings {
     /// million people) is trained on a seeded uniform sample of its pairs,
     /// each standing for `pairs / em_max_pairs` of them. Scoring always
     /// compares every candidate pair.
-    #[serde(default = "default_em_max_pairs")]
+    #[serde(
+        default = "default_em_max_pairs",
+        skip_serializing_if = "is_default_em_max_pairs"
+    )]
     pub em_max_pairs: u64,
     /// Prior match probability.
     #[serde(default)]
@@ -201,6 +204,11 @@ fn default_max_pairs() -> u64 {
 }
 fn default_em_max_pairs() -> u64 {
     2_000_000
+}
+/// Left out of saved models at its default, so that a model trained with
+/// the default can still be read by a linkwell from before the setting.
+fn is_default_em_max_pairs(n: &u64) -> bool {
+    *n == default_em_max_pairs()
 }
 fn default_tf_min_u() -> f64 {
     1e-7
@@ -656,8 +664,10 @@ pub struct BlockingCount {
     pub pairs: u64,
     /// Of those, pairs no earlier rule produced.
     pub new_pairs: u64,
-    /// Of the rule's pairs, how many training compared: all of them, or a
-    /// seeded sample of about `em_max_pairs`.
+    /// How many of the rule's pairs training compared: for a rule an EM
+    /// session trains on, all of them or a seeded sample of about
+    /// `em_max_pairs`; for another rule, its new pairs or a sample of about
+    /// `em_max_pairs` of them.
     #[serde(default)]
     pub compared_in_training: u64,
 }
@@ -678,30 +688,69 @@ impl TrainedModel {
     pub fn read(path: &Path) -> Result<TrainedModel, LinkError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| crate::io::IoError::new("cannot read model", path, e))?;
-        let m: TrainedModel = serde_json::from_str(&text).map_err(|e| LinkError::Config {
-            path: path.to_path_buf(),
-            message: format!("not a trained linkwell model ({e}); train one with `linkwell train`"),
-        })?;
-        if m.format != MODEL_FORMAT {
-            return Err(LinkError::Config {
-                path: path.to_path_buf(),
-                message: format!("format is {:?}, not {MODEL_FORMAT:?}", m.format),
-            });
-        }
-        m.spec.validate().map_err(|message| LinkError::Config {
+        TrainedModel::from_json(path, &text)
+    }
+
+    /// Parses a trained model (`path` only names it in errors) and checks
+    /// that its parameters fit its spec: one `levels`, `m`, `u` and
+    /// `weights` entry per level and `else`, probabilities in [0, 1],
+    /// finite weights, a prior strictly between 0 and 1. A model file may
+    /// come from another run or another project; a bad one is refused here
+    /// rather than met as a panic or a NaN while scoring.
+    ///
+    /// # Errors
+    /// [`LinkError::Config`] naming the problem.
+    pub fn from_json(path: &Path, text: &str) -> Result<TrainedModel, LinkError> {
+        let config = |message: String| LinkError::Config {
             path: path.to_path_buf(),
             message,
+        };
+        let m: TrainedModel = serde_json::from_str(text).map_err(|e| {
+            config(format!(
+                "not a trained linkwell model ({e}); train one with `linkwell train`"
+            ))
         })?;
-        if m.comparisons.len() != m.spec.comparisons.len()
-            || m.comparisons
-                .iter()
-                .zip(&m.spec.comparisons)
-                .any(|(p, c)| p.weights.len() != c.levels.len() + 1)
-        {
-            return Err(LinkError::Config {
-                path: path.to_path_buf(),
-                message: "parameters do not fit the model's comparisons".into(),
-            });
+        if m.format != MODEL_FORMAT {
+            return Err(config(format!(
+                "format is {:?}, not {MODEL_FORMAT:?}",
+                m.format
+            )));
+        }
+        m.spec.validate().map_err(config)?;
+        if m.comparisons.len() != m.spec.comparisons.len() {
+            return Err(config(format!(
+                "{} comparisons' parameters for {} comparisons: parameters do not fit the model's comparisons",
+                m.comparisons.len(),
+                m.spec.comparisons.len()
+            )));
+        }
+        for (p, c) in m.comparisons.iter().zip(&m.spec.comparisons) {
+            let n = c.levels.len() + 1;
+            if p.name != c.name
+                || [p.levels.len(), p.m.len(), p.u.len(), p.weights.len()]
+                    .iter()
+                    .any(|&k| k != n)
+            {
+                return Err(config(format!(
+                    "comparison {:?}: parameters do not fit the model's comparisons (it has {} levels and else)",
+                    c.name,
+                    n - 1
+                )));
+            }
+            let probability = |x: &f64| (0.0..=1.0).contains(x);
+            if !p.m.iter().chain(&p.u).all(probability) || !p.weights.iter().all(|w| w.is_finite())
+            {
+                return Err(config(format!(
+                    "comparison {:?}: m and u must be probabilities and weights finite numbers",
+                    c.name
+                )));
+            }
+        }
+        if !(m.prior > 0.0 && m.prior < 1.0) {
+            return Err(config(format!(
+                "prior {} is not a probability strictly between 0 and 1",
+                m.prior
+            )));
         }
         Ok(m)
     }

@@ -361,30 +361,112 @@ fn training_on_a_sample_of_pairs_agrees_with_training_on_all() {
 }
 
 /// The sample depends on the seed only: the same model for any number of
-/// threads, another model for another seed.
+/// threads.
 #[test]
 fn sampled_training_is_deterministic_across_thread_counts() {
-    let run = |threads: usize, seed: u64| {
+    let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap()
             .install(|| {
-                let mut spec = sampled_model(1000);
-                spec.settings.seed = seed;
-                let (model, links, _) = train_and_link_with(3000, 5, spec);
-                assert!(
-                    model.blocking_pairs[0].compared_in_training < model.blocking_pairs[0].pairs
-                );
+                let (model, links, _) = train_and_link_with(3000, 5, sampled_model(1000));
+                let b = &model.blocking_pairs[0];
+                assert!(b.compared_in_training < b.pairs);
                 (serde_json::to_string(&model).unwrap(), links)
             })
     };
-    let (a, la) = run(1, 42);
-    let (b, lb) = run(3, 42);
+    let (a, la) = run(1);
+    let (b, lb) = run(3);
     assert_eq!(a, b);
     assert_eq!(la, lb);
-    let (c, _) = run(2, 43);
+}
+
+/// The pairs compared for training are chosen by the seed: the same seed
+/// compares the same pairs, another seed others, about as many.
+#[test]
+fn the_training_sample_follows_the_seed() {
+    let (l, r) = population(3000, 5);
+    let dicts = Dictionaries::default();
+    let patterns = |seed: u64| {
+        let mut spec = sampled_model(1000);
+        spec.settings.seed = seed;
+        let p = Prepared::new(
+            &spec,
+            &l,
+            &r,
+            &dicts,
+            vec![true; l.len()],
+            vec![true; r.len()],
+        )
+        .unwrap();
+        let raw = p.raw_pair_counts()[0];
+        assert!(raw > 2000, "the rule must have more pairs than the cap");
+        let rp = p.patterns(0, raw, true);
+        (rp.all, rp.compared, rp.new_pairs, raw)
+    };
+    let (a, na, new_a, raw) = patterns(1);
+    let (b, nb, _, _) = patterns(1);
+    let (c, nc, new_c, _) = patterns(2);
+    assert_eq!((&a, na), (&b, nb));
     assert_ne!(a, c);
+    assert_eq!(
+        (new_a, new_c),
+        (raw, raw),
+        "the first rule's pairs are all new, and all counted"
+    );
+    for n in [na, nc] {
+        assert!(
+            (n as f64 / 1000.0 - 1.0).abs() < 0.15,
+            "compared {n} for a cap of 1000"
+        );
+    }
+}
+
+/// A rule no EM session trains on compares only its new pairs: one whose
+/// pairs an earlier rule already produced compares none and changes nothing
+/// but its own counts; one with many new pairs compares a sample of them,
+/// counts them exactly and gives nearly the same prior.
+#[test]
+fn rules_outside_training_compare_only_their_new_pairs() {
+    let with_rule = |keys: &[&str], cap: u64| {
+        let mut spec = small_model();
+        spec.settings.em_max_pairs = cap;
+        spec.blocking.push(BlockingRule {
+            name: "extra".into(),
+            keys: keys.iter().map(|k| same(k)).collect(),
+        });
+        train_and_link_with(3000, 11, spec).0
+    };
+    let (base, _, _) = train_and_link(3000, 11);
+    // Every pair agreeing on d and p agrees on d: nothing new.
+    let redundant = with_rule(&["d", "p"], 2_000_000);
+    let extra = redundant.blocking_pairs.last().unwrap();
+    assert!(extra.pairs > 0);
+    assert_eq!((extra.new_pairs, extra.compared_in_training), (0, 0));
+    assert_eq!(redundant.prior, base.prior);
+    assert_eq!(redundant.comparisons, base.comparisons);
+    // Blocking on the forename alone: many new pairs, sampled.
+    let full = with_rule(&["g"], 2_000_000);
+    let sampled = with_rule(&["g"], 5_000);
+    let (f, s) = (
+        full.blocking_pairs.last().unwrap(),
+        sampled.blocking_pairs.last().unwrap(),
+    );
+    assert!(f.new_pairs > 20_000 && f.new_pairs < f.pairs, "{f:?}");
+    assert_eq!(f.compared_in_training, f.new_pairs);
+    assert_eq!((s.pairs, s.new_pairs), (f.pairs, f.new_pairs));
+    assert!(
+        (s.compared_in_training as f64 / 5000.0 - 1.0).abs() < 0.15,
+        "{s:?}"
+    );
+    let ratio = sampled.prior / full.prior;
+    assert!(
+        (0.8..1.25).contains(&ratio),
+        "prior {} vs {}",
+        sampled.prior,
+        full.prior
+    );
 }
 
 /// A pair's weight is the prior plus the sum of its comparisons'
@@ -603,4 +685,54 @@ fn default_model_follows_the_columns() {
         .iter()
         .flat_map(|c| &c.levels)
         .all(|l| l.dice.is_none()));
+}
+
+/// A saved model reads back as it was; one whose parameters do not fit its
+/// comparisons, or are not probabilities and finite weights, is refused
+/// with a sentence instead of panicking or scoring NaN later.
+#[test]
+fn trained_model_files_are_checked() {
+    let (model, _, _) = train_and_link(500, 7);
+    let path = std::path::Path::new("trained.json");
+    let json = serde_json::to_string(&model).unwrap();
+    assert_eq!(TrainedModel::from_json(path, &json).unwrap(), model);
+    let refused = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = serde_json::to_value(&model).unwrap();
+        edit(&mut v);
+        TrainedModel::from_json(path, &v.to_string())
+            .unwrap_err()
+            .to_string()
+    };
+    let e = refused(&|v| {
+        v["comparisons"][0]["levels"].as_array_mut().unwrap().pop();
+    });
+    assert!(e.contains("do not fit"), "{e}");
+    let e = refused(&|v| {
+        v["comparisons"][1]["name"] = "other".into();
+    });
+    assert!(e.contains("do not fit"), "{e}");
+    let e = refused(&|v| {
+        v["comparisons"].as_array_mut().unwrap().pop();
+    });
+    assert!(e.contains("do not fit"), "{e}");
+    let e = refused(&|v| {
+        v["comparisons"][0]["m"][0] = 1.5.into();
+    });
+    assert!(e.contains("probabilities"), "{e}");
+    // JSON has no NaN: a weight too large for f64 is as bad.
+    let e = TrainedModel::from_json(
+        path,
+        &json.replacen("\"weights\":[", "\"weights\":[1e999,", 1),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(!e.is_empty());
+    let e = refused(&|v| {
+        v["prior"] = 0.0.into();
+    });
+    assert!(e.contains("prior"), "{e}");
+    let e = refused(&|v| {
+        v["format"] = "something-else".into();
+    });
+    assert!(e.contains("format"), "{e}");
 }
