@@ -122,6 +122,13 @@ fn suppressed_report_controls_every_count() {
     assert_eq!(data["links"]["cardinality"], "one-to-many");
     assert_eq!(data["quality"]["left_dataset"], "nhs_patients");
     assert!(data["model"]["histogram"]["bins"].as_array().unwrap().len() > 20);
+    // How many pairs training compared, per blocking rule, controlled too.
+    let blocking = data["model"]["blocking"].as_array().unwrap();
+    assert!(!blocking.is_empty());
+    assert!(blocking
+        .iter()
+        .all(|b| !b["compared_in_training"].is_null()));
+    assert!(html.contains("compared in training"));
     let columns: Vec<String> = data["subgroups"]
         .as_array()
         .unwrap()

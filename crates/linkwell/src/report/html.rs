@@ -450,14 +450,15 @@ fn model(h: &mut String, m: &ModelSection) -> Result<(), ReportError> {
         h.push_str("</tbody></table>\n");
     }
     if !m.blocking.is_empty() {
-        h.push_str("<h3>Candidate pairs per blocking rule</h3>\n<table><thead><tr><th>blocking rule</th><th class=\"n\">pairs</th><th class=\"n\">new pairs</th></tr></thead><tbody>\n");
+        h.push_str("<h3>Candidate pairs per blocking rule</h3>\n<table><thead><tr><th>blocking rule</th><th class=\"n\">pairs</th><th class=\"n\">new pairs</th><th class=\"n\">compared in training</th></tr></thead><tbody>\n");
         for b in &m.blocking {
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td>{}{}</tr>",
+                "<tr><td>{}</td>{}{}{}</tr>",
                 esc(&b.name),
                 n(b.pairs),
-                n(b.new_pairs)
+                n(b.new_pairs),
+                n(b.compared_in_training)
             );
         }
         h.push_str("</tbody></table>\n");

@@ -426,6 +426,9 @@ pub struct BlockingPairs {
     pub pairs: Count,
     /// Of those, pairs no earlier rule produced.
     pub new_pairs: Count,
+    /// Pairs training compared: all, new ones only, or a seeded sample
+    /// (`em_max_pairs`).
+    pub compared_in_training: Count,
 }
 
 /// Match weights of the candidate pairs.
@@ -1156,6 +1159,7 @@ fn model_section(
                 name: b.name.clone(),
                 pairs: s.count(b.pairs),
                 new_pairs: s.count(b.new_pairs),
+                compared_in_training: s.count(b.compared_in_training),
             })
             .collect(),
         histogram,
