@@ -183,15 +183,7 @@ fn linkage(c: &mut Criterion) {
                 .len()
         })
     });
-    let prepared = Prepared::new(
-        &spec,
-        &left,
-        &right,
-        &dicts,
-        vec![true; left.len()],
-        vec![true; right.len()],
-    )
-    .unwrap();
+    let prepared = Prepared::everyone(&spec, &left, &right, &dicts).unwrap();
     let trained = prepared.train(&|_| {}).unwrap();
     let pairs: u64 = trained.blocking_pairs.iter().map(|b| b.new_pairs).sum();
     g.throughput(Throughput::Elements(pairs));

@@ -261,14 +261,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         let model = match trained.take() {
             Some(t) => t,
             None => {
-                let all = Prepared::new(
-                    spec,
-                    &left,
-                    &right,
-                    &dicts,
-                    vec![true; left.len()],
-                    vec![true; right.len()],
-                )?;
+                let all = Prepared::everyone(spec, &left, &right, &dicts)?;
                 let m = all.train(req.report)?;
                 everyone = Some(all);
                 m
@@ -521,14 +514,7 @@ pub fn train(
         progress(Stage::LoadRight, n)
     })?;
     progress(Stage::Probabilistic, 0);
-    let p = Prepared::new(
-        &spec,
-        &left,
-        &right,
-        &dicts,
-        vec![true; left.len()],
-        vec![true; right.len()],
-    )?;
+    let p = Prepared::everyone(&spec, &left, &right, &dicts)?;
     p.train(report)
 }
 

@@ -46,7 +46,8 @@ type PatternCounts = Vec<(Pattern, u64)>;
 
 /// Patterns are our own small integers, not attacker-chosen: the memos'
 /// multiply-xorshift hasher serves.
-type PatternMap = HashMap<Pattern, u64, std::hash::BuildHasherDefault<crate::memo::KeyHasher>>;
+type PatternMap<V = u64> =
+    HashMap<Pattern, V, std::hash::BuildHasherDefault<crate::memo::KeyHasher>>;
 
 /// One blocking rule's pairs as training compared them.
 struct RulePatterns {
@@ -71,12 +72,10 @@ struct RulePatterns {
 #[inline]
 fn pair_hash(seed: u64, rule: usize, l: usize, r: usize) -> u64 {
     let pair = ((l as u64) << 32) | (r as u64 & 0xFFFF_FFFF);
-    let mut z = seed
-        ^ (rule as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ pair.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    mix64(
+        seed ^ (rule as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ pair.wrapping_mul(0xD6E8_FEB8_6659_FD93),
+    )
 }
 
 /// Smallest m or u probability used in a weight.
@@ -256,6 +255,26 @@ impl<'a> Prepared<'a> {
         Ok(p)
     }
 
+    /// [`Prepared::new`] with every record of both files taking part.
+    ///
+    /// # Errors
+    /// As [`Prepared::new`].
+    pub fn everyone(
+        spec: &'a ModelSpec,
+        left: &'a Dataset,
+        right: &'a Dataset,
+        dicts: &'a Dictionaries,
+    ) -> Result<Prepared<'a>, LinkError> {
+        Prepared::new(
+            spec,
+            left,
+            right,
+            dicts,
+            vec![true; left.len()],
+            vec![true; right.len()],
+        )
+    }
+
     /// The same blocks restricted to the records `left_ok`/`right_ok`
     /// allow: what [`Prepared::new`] would form for them, without forming
     /// the blocks or compiling the comparisons again.
@@ -311,7 +330,8 @@ impl<'a> Prepared<'a> {
     /// [`RulePatterns::scale`]); the count of new pairs stays exact.
     fn patterns(&self, rule: usize, population: u64, for_em: bool) -> RulePatterns {
         type Acc = (PatternMap, PatternMap, u64);
-        let cap = self.spec.settings.em_max_pairs.max(1);
+        // At least 1000: `Prepared::new` validated the settings.
+        let cap = self.spec.settings.em_max_pairs;
         // Keep a pair when its hash falls below `keep_below`.
         let (keep_below, scale) = if population <= cap {
             (None, 1.0)
@@ -486,10 +506,11 @@ impl<'a> Prepared<'a> {
     pub fn train(&self, report: Report<'_>) -> Result<TrainedModel, LinkError> {
         let spec = self.spec;
         let nc = spec.comparisons.len();
+        let raw = self.raw_pair_counts();
         let counts: Vec<String> = spec
             .blocking
             .iter()
-            .zip(self.raw_pair_counts())
+            .zip(&raw)
             .map(|(b, n)| format!("{} {n}", b.name))
             .collect();
         report(&format!(
@@ -521,7 +542,6 @@ impl<'a> Prepared<'a> {
         // training needs: a session's pairs (or a sample of them) serve its
         // EM and the prior; another rule's new pairs (or a sample) serve the
         // prior.
-        let raw = self.raw_pair_counts();
         let cap = spec.settings.em_max_pairs;
         if raw.iter().any(|&n| n > cap) {
             report(&format!(
@@ -622,11 +642,7 @@ impl<'a> Prepared<'a> {
         // Every candidate pair once, a sampled rule's pairs each standing
         // for `scale` of them; summed in rule order, so the same for any
         // number of threads.
-        let mut merged: HashMap<
-            Pattern,
-            f64,
-            std::hash::BuildHasherDefault<crate::memo::KeyHasher>,
-        > = HashMap::default();
+        let mut merged: PatternMap<f64> = PatternMap::default();
         for (i, b) in spec.blocking.iter().enumerate() {
             let rp = &per_rule[i];
             model.blocking_pairs.push(BlockingCount {
@@ -999,11 +1015,17 @@ impl SplitMix {
     #[inline]
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix64(self.0)
     }
+}
+
+/// SplitMix64's finaliser: a bijection of `u64` whose every output bit
+/// depends on every input bit.
+#[inline]
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Chooses links from scored pairs: those at or above `threshold`, then,

@@ -205,15 +205,7 @@ fn train_and_link(n: u32, seed: u64) -> (TrainedModel, Vec<Scored>, Scores) {
 fn train_and_link_with(n: u32, seed: u64, spec: ModelSpec) -> (TrainedModel, Vec<Scored>, Scores) {
     let (l, r) = population(n, seed);
     let dicts = Dictionaries::default();
-    let p = Prepared::new(
-        &spec,
-        &l,
-        &r,
-        &dicts,
-        vec![true; l.len()],
-        vec![true; r.len()],
-    )
-    .unwrap();
+    let p = Prepared::everyone(&spec, &l, &r, &dicts).unwrap();
     let model = p.train(&|_| {}).unwrap();
     let scores = p.score(&model, -100.0);
     let links = assign(
@@ -391,15 +383,7 @@ fn the_training_sample_follows_the_seed() {
     let patterns = |seed: u64| {
         let mut spec = sampled_model(1000);
         spec.settings.seed = seed;
-        let p = Prepared::new(
-            &spec,
-            &l,
-            &r,
-            &dicts,
-            vec![true; l.len()],
-            vec![true; r.len()],
-        )
-        .unwrap();
+        let p = Prepared::everyone(&spec, &l, &r, &dicts).unwrap();
         let raw = p.raw_pair_counts()[0];
         assert!(raw > 2000, "the rule must have more pairs than the cap");
         let rp = p.patterns(0, raw, true);
@@ -476,15 +460,7 @@ fn weight_is_the_sum_of_its_explanation() {
     let (l, r) = population(500, 3);
     let spec = small_model();
     let dicts = Dictionaries::default();
-    let p = Prepared::new(
-        &spec,
-        &l,
-        &r,
-        &dicts,
-        vec![true; l.len()],
-        vec![true; r.len()],
-    )
-    .unwrap();
+    let p = Prepared::everyone(&spec, &l, &r, &dicts).unwrap();
     let model = p.train(&|_| {}).unwrap();
     let w = Weights::new(&model, &p.comparer);
     let scores = p.score(&model, -1000.0);
@@ -504,9 +480,7 @@ fn too_many_pairs_are_refused_with_counts() {
     let mut spec = small_model();
     spec.settings.max_pairs = 10;
     let dicts = Dictionaries::default();
-    let e = Prepared::new(&spec, &l, &r, &dicts, vec![true; 300], vec![true; 300])
-        .err()
-        .unwrap();
+    let e = Prepared::everyone(&spec, &l, &r, &dicts).err().unwrap();
     let msg = e.to_string();
     assert!(msg.contains("by_d") && msg.contains("max_pairs"), "{msg}");
 }
