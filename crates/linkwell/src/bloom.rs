@@ -347,6 +347,39 @@ pub fn to_base64(words: &[u64]) -> String {
     base64::engine::general_purpose::STANDARD.encode(to_bytes(words))
 }
 
+/// The length of a filter of `words` words in base64, as written in CSV.
+pub fn base64_len(words: usize) -> usize {
+    (words * 8).div_ceil(3) * 4
+}
+
+/// Decodes a filter of `words` words written by [`to_base64`] onto the
+/// end of `out`, through `scratch` (no allocation once both have grown);
+/// `false`, with `out` unchanged, if `text` is not one.
+pub fn append_from_base64(
+    text: &[u8],
+    words: usize,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u64>,
+) -> bool {
+    use base64::Engine;
+    if text.len() != base64_len(words) {
+        return false;
+    }
+    // The decoder asks for room for every group of four characters.
+    scratch.resize(text.len() / 4 * 3, 0);
+    match base64::engine::general_purpose::STANDARD.decode_slice(text, scratch) {
+        Ok(n) if n == words * 8 => {
+            out.extend(
+                scratch[..n]
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Decodes a filter written by [`to_base64`].
 pub fn from_base64(text: &[u8]) -> Option<Vec<u64>> {
     use base64::Engine;
@@ -532,6 +565,28 @@ mod tests {
         assert_eq!(s.len(), 172);
         assert_eq!(from_base64(s.as_bytes()).unwrap(), f);
         assert!(from_base64(b"not base64!").is_none());
+        // Appending decodes the same words, and refuses without a trace.
+        let (mut scratch, mut out) = (Vec::new(), vec![7u64]);
+        assert_eq!(base64_len(f.len()), s.len());
+        assert!(append_from_base64(
+            s.as_bytes(),
+            f.len(),
+            &mut scratch,
+            &mut out
+        ));
+        assert_eq!(out[1..], f[..]);
+        let mut bad = s.clone().into_bytes();
+        bad[10] = b',';
+        for text in [&bad[..], &s.as_bytes()[..168], b"not base64!"] {
+            assert!(!append_from_base64(text, f.len(), &mut scratch, &mut out));
+        }
+        assert!(!append_from_base64(
+            s.as_bytes(),
+            f.len() + 1,
+            &mut scratch,
+            &mut out
+        ));
+        assert_eq!(out.len(), 1 + f.len());
     }
 
     #[test]
