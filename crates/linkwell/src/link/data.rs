@@ -787,7 +787,7 @@ pub fn load(
         // that end at a record boundary; parsing happens on all cores.
         // Parsed blocks come back to be read into again, so that reading
         // neither allocates nor faults in fresh pages.
-        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(2);
+        let (tx, rx) = mpsc::sync_channel::<(Vec<u8>, bool)>(2);
         let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
         let reader = scope.spawn(move || -> Result<([u8; 32], u64), std::io::Error> {
             let mut bytes = header_bytes;
@@ -796,10 +796,10 @@ pub fn load(
                 &mut carry,
                 block,
                 || free_rx.try_recv().ok(),
-                |b| {
+                |b, plain| {
                     sha.update(&b);
                     bytes += b.len() as u64;
-                    tx.send(b).is_ok()
+                    tx.send((b, plain)).is_ok()
                 },
             )?;
             drop(tx);
@@ -827,7 +827,7 @@ pub fn load(
             }
             progress(rows);
         };
-        for block in rx {
+        for (block, plain) in rx {
             if failure.is_some() {
                 continue;
             }
@@ -835,8 +835,7 @@ pub fn load(
             // records decoded while they are still in cache. Lines are
             // counted from each slice's start, and made absolute here.
             let parse = || -> Vec<Result<Slice, BadLine>> {
-                let (slices, plain) = split_block(&block, 1 << 20);
-                slices
+                split_block(&block, 1 << 20, plain)
                     .par_iter()
                     .map(|&(s, e)| parse_slice(&block[s..e], plain, &widths, id_index, &plan))
                     .collect()
@@ -929,21 +928,25 @@ fn read_block(src: &mut impl Read, buf: &mut Vec<u8>, n: usize) -> std::io::Resu
 
 /// Reads `src` to its end in blocks of about `block` bytes that each end
 /// at a record boundary, after whatever `carry` already holds; hands each
-/// to `send` until `send` says stop. Buffers from `recycle`, when it has
+/// to `send`, with whether it is plain (holds no quote or carriage return,
+/// as linkwell writes encoded files unless an id or payload value needs
+/// quoting), until `send` says stop. Buffers from `recycle`, when it has
 /// one, are read into before new ones are allocated.
 fn cut_blocks(
     src: &mut impl Read,
     carry: &mut Vec<u8>,
     block: usize,
     mut recycle: impl FnMut() -> Option<Vec<u8>>,
-    mut send: impl FnMut(Vec<u8>) -> bool,
+    mut send: impl FnMut(Vec<u8>, bool) -> bool,
 ) -> std::io::Result<()> {
     loop {
         let n = read_block(src, carry, block)?;
+        // One vectorised scan serves both the cut and the parser.
+        let plain = memchr::memchr2(b'"', b'\r', carry).is_none();
         let cut = if n == 0 {
             carry.len()
         } else {
-            match last_record_end(carry) {
+            match last_record_end(carry, plain) {
                 Some(c) => c,
                 None => continue, // one record longer than a block
             }
@@ -955,7 +958,7 @@ fn cut_blocks(
             rest.extend_from_slice(&carry[cut..]);
             carry.truncate(cut);
             let whole = std::mem::replace(carry, rest);
-            if !send(whole) {
+            if !send(whole, plain) {
                 return Ok(());
             }
         }
@@ -986,10 +989,10 @@ fn first_record_end(b: &[u8]) -> Option<usize> {
 
 /// The end of the last whole record in `b` (which starts at a record
 /// boundary): the last line feed outside quotes. Encoded files rarely hold
-/// a quote (only ids and payload can), so the common case is one reverse
-/// search.
-fn last_record_end(b: &[u8]) -> Option<usize> {
-    if !b.contains(&b'"') {
+/// a quote (only ids and payload can), so the common case, `plain` (known
+/// to hold none), is one reverse search.
+fn last_record_end(b: &[u8], plain: bool) -> Option<usize> {
+    if plain || memchr::memchr(b'"', b).is_none() {
         return b.iter().rposition(|&c| c == b'\n').map(|i| i + 1);
     }
     let mut quoted = false;
@@ -1004,16 +1007,12 @@ fn last_record_end(b: &[u8]) -> Option<usize> {
     last
 }
 
-/// Cuts a block into slices of about `target` bytes at record boundaries;
-/// with whether the block is plain: no quote or carriage return, as
-/// linkwell writes encoded files unless an id or payload value needs
-/// quoting. A block holding quotes is one slice (a quoted field may hold
-/// a line feed).
-fn split_block(block: &[u8], target: usize) -> (Vec<(usize, usize)>, bool) {
-    let plain = memchr::memchr2(b'"', b'\r', block).is_none();
-    let quoted = !plain && memchr::memchr(b'"', block).is_some();
-    if block.len() <= target || quoted {
-        return (vec![(0, block.len())], plain);
+/// Cuts a block into slices of about `target` bytes at record boundaries.
+/// A block holding quotes is one slice (a quoted field may hold a line
+/// feed); a `plain` one holds none.
+fn split_block(block: &[u8], target: usize, plain: bool) -> Vec<(usize, usize)> {
+    if block.len() <= target || (!plain && memchr::memchr(b'"', block).is_some()) {
+        return vec![(0, block.len())];
     }
     let mut out = Vec::new();
     let mut start = 0;
@@ -1028,7 +1027,7 @@ fn split_block(block: &[u8], target: usize) -> (Vec<(usize, usize)>, bool) {
         out.push((start, end));
         start = end;
     }
-    (out, plain)
+    out
 }
 
 /// A malformed record: its line counted from the start of its slice (0 for
@@ -1123,9 +1122,16 @@ impl<'a> Flat<'a> {
             {
                 at + w
             } else {
-                match memchr::memchr2(b',', b'\n', &bytes[at..]) {
+                // Most other fields (ids, statuses) are short: a plain look
+                // at their first bytes beats setting up a vector search.
+                let rest = &bytes[at..];
+                let head = rest.len().min(16);
+                match rest[..head].iter().position(|&b| delimiter(b)) {
                     Some(k) => at + k,
-                    None => break,
+                    None => match memchr::memchr2(b',', b'\n', &rest[head..]) {
+                        Some(k) => at + head + k,
+                        None => break,
+                    },
                 }
             };
             at = i + 1;
@@ -1468,17 +1474,17 @@ mod tests {
             &mut carry,
             block,
             || None,
-            |b| {
-                blocks.push(b);
+            |b, plain| {
+                assert!(!plain || memchr::memchr2(b'"', b'\r', &b).is_none());
+                blocks.push((b, plain));
                 true
             },
         )
         .unwrap();
         let mut out = Vec::new();
         let mut line = 1;
-        for b in blocks {
-            let (slices, plain) = split_block(&b, target);
-            for (s, e) in slices {
+        for (b, plain) in blocks {
+            for (s, e) in split_block(&b, target, plain) {
                 let (f, lines) =
                     Flat::parse(&b[s..e], plain, &[]).unwrap_or_else(|e| panic!("{}", e.message));
                 for r in 0..f.len() {
@@ -1771,9 +1777,8 @@ mod tests {
             let mut carry = Vec::new();
             let mut n = 0;
             let spare = std::cell::RefCell::new(Vec::new());
-            cut_blocks(&mut &bytes[..], &mut carry, block, || spare.borrow_mut().pop(), |b| {
-                let (slices, plain) = split_block(&b, 4);
-                for (s, e) in slices {
+            cut_blocks(&mut &bytes[..], &mut carry, block, || spare.borrow_mut().pop(), |b, plain| {
+                for (s, e) in split_block(&b, 4, plain) {
                     if let Ok((f, _)) = Flat::parse(&b[s..e], plain, &[1, 2]) {
                         n += f.len();
                     }
