@@ -226,11 +226,39 @@ pub fn groups(
         }
         return one_column_sorted(l, r, left_ok, right_ok);
     }
-    let (mut entries, eligible) = both_sides(
-        n_left + n_right,
-        columns(&key.left, n_left, left_ok, 0),
-        columns(&key.right, n_right, right_ok, RIGHT_BIT),
-    );
+    // A semi-join first: only entries whose hash may have a partner on the
+    // other side are sorted (most records of a name key have none).
+    let mut right: Vec<(u64, u32)> = Vec::new();
+    right.par_extend(columns(&key.right, n_right, right_ok, RIGHT_BIT));
+    let on_right = HashFilter::of(&right);
+    let parts: Vec<(Vec<(u64, u32)>, u64)> = pieces(n_left, 16)
+        .map(|range| {
+            let (mut kept, mut eligible) = (Vec::new(), 0u64);
+            for i in range {
+                if !left_ok(i) {
+                    continue;
+                }
+                if let Some(h) = KeyColumns::hash(&key.left, i) {
+                    eligible += 1;
+                    if on_right.may_hold(h) {
+                        kept.push((h, i as u32));
+                    }
+                }
+            }
+            (kept, eligible)
+        })
+        .collect();
+    let eligible = Eligible {
+        left: parts.iter().map(|p| p.1).sum(),
+        right: right.len() as u64,
+    };
+    let mut entries: Vec<(u64, u32)> = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    for (kept, _) in parts {
+        entries.extend(kept);
+    }
+    let on_left = HashFilter::of(&entries);
+    entries.par_extend(right.par_iter().filter(|e| on_left.may_hold(e.0)));
+    drop(right);
     bucket_sort(&mut entries, |e| e.0, SMALL_SORT);
     let g = collect(
         &entries,
@@ -239,6 +267,54 @@ pub fn groups(
         |run, g| add_verified(key, run.iter().map(|x| x.1), g),
     );
     (g, eligible)
+}
+
+/// One bit for each of `2^k` slices of the 64-bit hash space, set for the
+/// slices some entry's hash falls in: an entry whose slice is clear on the
+/// other side has no partner there. A set bit may still be a near miss;
+/// runs without members on both sides are dropped when collected anyway.
+struct HashFilter {
+    words: Vec<u64>,
+    shift: u32,
+}
+
+impl HashFilter {
+    /// The filter of `entries`' hashes: about four bits per entry (a
+    /// quarter of them set), at least 2^16 and at most 2^30.
+    fn of(entries: &[(u64, u32)]) -> HashFilter {
+        let bits = (entries.len() * 4)
+            .next_power_of_two()
+            .clamp(1 << 16, 1 << 30);
+        let shift = u64::BITS - bits.trailing_zeros();
+        let build = |part: &[(u64, u32)]| {
+            let mut words = vec![0u64; bits / 64];
+            for &(h, _) in part {
+                let b = h >> shift;
+                words[(b >> 6) as usize] |= 1 << (b & 63);
+            }
+            words
+        };
+        // One table per core, OR-ed together.
+        let per = entries
+            .len()
+            .div_ceil(rayon::current_num_threads())
+            .max(1 << 14);
+        let words = entries
+            .par_chunks(per)
+            .map(build)
+            .reduce_with(|mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x |= y);
+                a
+            })
+            .unwrap_or_else(|| build(&[]));
+        HashFilter { words, shift }
+    }
+
+    #[inline]
+    fn may_hold(&self, h: u64) -> bool {
+        let b = h >> self.shift;
+        self.words[(b >> 6) as usize] >> (b & 63) & 1 != 0
+    }
 }
 
 /// Adds the members of a run of equal key hashes as groups, verifying the
@@ -683,6 +759,41 @@ mod tests {
                 let (want, _) = groups(&key, l.len(), r.len(), &lok, &rok);
                 prop_assert_eq!(sorted(&kept), sorted(&want));
             }
+        }
+
+        /// Keys of several columns group exactly the records whose whole
+        /// keys agree, as a nested loop finds them, with the same counts of
+        /// eligible records, whether few keys are shared (most entries
+        /// filtered out before sorting) or many.
+        #[test]
+        fn several_columns_group_as_a_nested_loop_does(
+            (l1, l2, r1, r2) in (1u32..400).prop_flat_map(|space| (
+                column(300, space), column(300, 3), column(300, space), column(300, 3))),
+            lmask in any::<u64>(),
+            rmask in any::<u64>(),
+        ) {
+            let n = l1.len().min(l2.len());
+            let m = r1.len().min(r2.len());
+            let lok = |i: usize| lmask >> (i % 64) & 1 == 1 || i % 3 == 0;
+            let rok = |i: usize| rmask >> (i % 64) & 1 == 1 || i % 5 == 0;
+            let key = KeyColumns { left: vec![&l1[..n], &l2[..n]], right: vec![&r1[..m], &r2[..m]] };
+            let (got, eligible) = groups(&key, n, m, &lok, &rok);
+            let complete = |a: u32, b: u32| a != NONE && b != NONE;
+            let mut want: std::collections::BTreeMap<(u32, u32), (Vec<u32>, Vec<u32>)> =
+                std::collections::BTreeMap::new();
+            for i in (0..n).filter(|&i| lok(i) && complete(l1[i], l2[i])) {
+                want.entry((l1[i], l2[i])).or_default().0.push(i as u32);
+            }
+            for j in (0..m).filter(|&j| rok(j) && complete(r1[j], r2[j])) {
+                want.entry((r1[j], r2[j])).or_default().1.push(j as u32);
+            }
+            let want_left = want.values().map(|g| g.0.len() as u64).sum::<u64>();
+            let want_right = want.values().map(|g| g.1.len() as u64).sum::<u64>();
+            let mut want: Vec<(Vec<u32>, Vec<u32>)> =
+                want.into_values().filter(|g| !g.0.is_empty() && !g.1.is_empty()).collect();
+            want.sort();
+            prop_assert_eq!(sorted(&got), want);
+            prop_assert_eq!((eligible.left, eligible.right), (want_left, want_right));
         }
 
         /// Direct addressing finds exactly the groups the sort finds,
