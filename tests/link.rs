@@ -552,3 +552,48 @@ fn a_malformed_record_is_refused_at_its_line() {
         ],
     );
 }
+
+#[test]
+fn impossible_bloom_parameters_in_a_manifest_are_refused() {
+    // A manifest is untrusted input: Bloom parameters no tokenise run can
+    // write (here 100 bits, not a power of two) are refused before they
+    // size anything, on both files alike so that they still agree.
+    let d = setup();
+    tokenise(&d, "l", LEFT, &["--id-column", "id"]);
+    tokenise(&d, "r", RIGHT, &["--id-column", "id"]);
+    for side in ["l", "r"] {
+        std::fs::copy(
+            d.path(&format!("{side}.csv")),
+            d.path(&format!("b{side}.csv")),
+        )
+        .unwrap();
+        let mut m = json(&d.read(&format!("{side}.csv.manifest.json")));
+        let mut changed = 0;
+        for f in m["schema"]["fields"].as_array_mut().unwrap() {
+            if f["bloom"].is_object() {
+                f["bloom"]["bits"] = 100.into();
+                changed += 1;
+            }
+        }
+        assert!(changed > 0, "the default schema has Bloom filters");
+        d.write(&format!("b{side}.csv.manifest.json"), m.to_string());
+    }
+    assert_fails(
+        &d.run(&[
+            "link",
+            "--method",
+            "probabilistic",
+            "--left",
+            "bl.csv",
+            "--right",
+            "br.csv",
+            "--output",
+            "x.csv",
+        ]),
+        &[
+            "bl.csv",
+            "Bloom filter parameters are not valid",
+            "bits = 100",
+        ],
+    );
+}

@@ -27,14 +27,14 @@ fuzz_target!(|data: &[u8]| {
         Ok((_, s)) => {
             assert!(s.counts.reconciles(), "{:?}", s.counts);
             let lines = rejects.iter().filter(|&&b| b == b'\n').count() as u64;
-            assert!(lines >= 1 + s.counts.rejected);
+            assert!(lines > s.counts.rejected);
         }
         Err(e) => {
             // An error names columns, lines and kinds, never a record's
             // values: no field of length >= 8 from the input may appear.
             let msg = e.to_string();
             let text = String::from_utf8_lossy(data);
-            for field in text.split(|c: char| matches!(c, ',' | '\n' | '\r' | '"')) {
+            for field in text.split([',', '\n', '\r', '"']) {
                 let f = field.trim();
                 if f.len() >= 8 && f.bytes().filter(u8::is_ascii_digit).count() >= 4 {
                     assert!(!msg.contains(f), "error {msg:?} echoes input {f:?}");

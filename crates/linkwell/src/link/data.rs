@@ -674,16 +674,19 @@ pub fn load(
                     .fields
                     .iter()
                     .find(|f| Some(&f.column) == c.field.as_ref());
-                let words = field
-                    .and_then(|f| f.bloom.as_ref())
-                    .map(|b| b.words())
-                    .filter(|&w| w > 0)
-                    .ok_or_else(|| {
-                        bad(
-                            1,
-                            format!("column {} has no Bloom parameters in the manifest", c.name),
-                        )
-                    })?;
+                let bloom = field.and_then(|f| f.bloom.as_ref());
+                // The manifest is untrusted input too: parameters no
+                // tokenise run can write are refused before they size
+                // anything.
+                if let Some(Err(e)) = bloom.map(|b| b.validate()) {
+                    return Err(bad(1, format!("column {}: {e}", c.name)));
+                }
+                let words = bloom.map(|b| b.words()).filter(|&w| w > 0).ok_or_else(|| {
+                    bad(
+                        1,
+                        format!("column {} has no Bloom parameters in the manifest", c.name),
+                    )
+                })?;
                 Load::Bloom(words)
             }
             ("encoding", Some("parts")) => Load::TokenSet,
@@ -1237,6 +1240,29 @@ fn parse_slice(
     id_index: usize,
     plan: &[(usize, String, Load, Option<String>)],
 ) -> Result<Slice, BadLine> {
+    let parsed = parse_slice_with(bytes, plain, widths, id_index, plan);
+    match parsed {
+        // Stepping over a fixed-width field of a bad file can join two of
+        // its lines (the file is refused either way): the slice is read
+        // again field by field, so that the error names the line and the
+        // fault a search finds.
+        Err(e) if widths.iter().any(|&w| w > 0) => {
+            let searched = vec![0; widths.len()];
+            Err(parse_slice_with(bytes, plain, &searched, id_index, plan)
+                .err()
+                .unwrap_or(e))
+        }
+        parsed => parsed,
+    }
+}
+
+fn parse_slice_with(
+    bytes: &[u8],
+    plain: bool,
+    widths: &[usize],
+    id_index: usize,
+    plan: &[(usize, String, Load, Option<String>)],
+) -> Result<Slice, BadLine> {
     let width = widths.len();
     let (recs, lines) = Flat::parse(bytes, plain, widths)?;
     let mut id_bytes = Vec::with_capacity(recs.len() * 16);
@@ -1281,8 +1307,9 @@ fn parse_slice(
 enum Decoded {
     Tokens(Vec<Option<[u8; 32]>>),
     TokenSets(Vec<Vec<[u8; 32]>>),
-    /// Every record's filter end to end (zeros where it has none), and
-    /// which records have one: no allocation per record.
+    /// The filters records have, end to end, and which records have one:
+    /// no allocation per record, and nothing stored for a record without
+    /// (an empty field of a few bytes must not cost a whole filter).
     Blooms {
         words: usize,
         flat: Vec<u64>,
@@ -1372,15 +1399,13 @@ fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decode
                 .collect::<Result<_, _>>()?,
         ),
         Load::Bloom(words) => {
-            let mut flat = Vec::with_capacity(recs.len() * words);
+            let mut flat = Vec::new();
             let mut present = Vec::with_capacity(recs.len());
             let mut scratch = Vec::new();
             for r in 0..recs.len() {
                 let f = field(r);
                 let here = !f.is_empty();
-                if !here {
-                    flat.resize(flat.len() + words, 0);
-                } else if !crate::bloom::append_from_base64(f, words, &mut scratch, &mut flat) {
+                if here && !crate::bloom::append_from_base64(f, words, &mut scratch, &mut flat) {
                     return Err(bad(
                         r,
                         format!(
@@ -1442,9 +1467,10 @@ fn intern_into(col: &mut Column, parts: Vec<Decoded>, domain: &str, dicts: &mut 
             },
         ) => {
             let dict = dicts.blooms.get_mut(domain).expect("dictionary");
-            ids.extend(flat.chunks_exact(words).zip(present).map(|(f, here)| {
+            let mut filters = flat.chunks_exact(words);
+            ids.extend(present.into_iter().map(|here| {
                 if here {
-                    dict.intern(f)
+                    dict.intern(filters.next().expect("one filter per record that has one"))
                 } else {
                     NONE
                 }
@@ -1555,6 +1581,37 @@ mod tests {
             "the second record (lines count from 0 in a slice)"
         );
         assert!(bad.message.contains("UTF-8"), "{}", bad.message);
+    }
+
+    #[test]
+    fn a_stepped_over_line_feed_does_not_move_the_error() {
+        // "0123" is short: a token-wide step from it ends on the line feed
+        // after "b,<57 digits>", joining lines 0 and 1. The error must be
+        // the one a search finds: line 2, "c", has one field.
+        let plan = [(1, "t".to_string(), Load::Token, None)];
+        let mut text = b"a,0123\nb,".to_vec();
+        text.extend_from_slice(&[b'f'; 57]);
+        text.extend_from_slice(b"\nc\n");
+        let (stepped, _) = Flat::split(&text, &[0, 64]);
+        assert_eq!(
+            stepped.field(0, 1).len(),
+            64,
+            "the step does join the lines"
+        );
+        let found = |widths: &[usize]| {
+            let e = parse_slice(&text, true, widths, 0, &plan)
+                .err()
+                .expect("refused");
+            (e.line, e.message)
+        };
+        let (line, message) = found(&[0, 64]);
+        assert_eq!(line, 2);
+        assert!(message.contains("has 1 fields"), "{message}");
+        assert_eq!(found(&[0, 64]), found(&[0, 0]));
+        // A good token there is read either way.
+        let good = format!("a,{}\n", "0".repeat(64));
+        let rows = parse_slice(good.as_bytes(), true, &[0, 64], 0, &plan).map(|s| s.rows);
+        assert_eq!(rows.ok(), Some(1));
     }
 
     #[test]
@@ -1755,7 +1812,9 @@ mod tests {
             };
             let want = fields(Flat::split(text.as_bytes(), &[]));
             let got = fields(Flat::split(text.as_bytes(), &widths));
-            let valid = |(recs, _): &(Vec<(u64, Vec<Vec<u8>>)>, u64)| recs.iter().all(|(_, r)| {
+            /// Records (line, fields) and the line feeds counted.
+            type Read = (Vec<(u64, Vec<Vec<u8>>)>, u64);
+            let valid = |(recs, _): &Read| recs.iter().all(|(_, r)| {
                 r.iter().enumerate().all(|(c, f)| match widths.get(c) {
                     Some(&w) if w > 0 => f.is_empty() || (f.len() == w && !f.contains(&b',') && !f.contains(&b'\n')),
                     _ => true,

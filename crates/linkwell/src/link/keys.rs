@@ -6,9 +6,10 @@
 //! opened at their first left member without sorting; where ids repeat a
 //! lot or are sparse, entries `id << 32 | record` are sorted instead. A key
 //! of several columns (a tuple of ids) becomes a 64-bit hash with the
-//! record, sorted in parallel; runs of equal hashes are checked column by
-//! column, so a hash collision can never join two records whose keys
-//! differ.
+//! record; entries whose hash has no partner on the other side (a bit
+//! filter of that side's hashes says so) are dropped, and the rest sorted
+//! ([`bucket_sort`]); runs of equal hashes are checked column by column, so
+//! a hash collision can never join two records whose keys differ.
 
 use std::ops::Range;
 
@@ -279,8 +280,9 @@ struct HashFilter {
 }
 
 impl HashFilter {
-    /// The filter of `entries`' hashes: about four bits per entry (a
-    /// quarter of them set), at least 2^16 and at most 2^30.
+    /// The filter of `entries`' hashes: four to eight bits per entry (so
+    /// about an eighth to a fifth of them set), at least 2^16 and at most
+    /// 2^30.
     fn of(entries: &[(u64, u32)]) -> HashFilter {
         let bits = (entries.len() * 4)
             .next_power_of_two()
@@ -294,11 +296,10 @@ impl HashFilter {
             }
             words
         };
-        // One table per core, OR-ed together.
-        let per = entries
-            .len()
-            .div_ceil(rayon::current_num_threads())
-            .max(1 << 14);
+        // A table per part, OR-ed together: at most four parts, so that
+        // a machine of many cores does not hold a table per core.
+        let parts = rayon::current_num_threads().clamp(1, 4);
+        let per = entries.len().div_ceil(parts).max(1 << 14);
         let words = entries
             .par_chunks(per)
             .map(build)
