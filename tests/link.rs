@@ -597,3 +597,47 @@ fn impossible_bloom_parameters_in_a_manifest_are_refused() {
         ],
     );
 }
+
+#[test]
+fn bloom_filters_of_two_lengths_in_one_domain_are_refused() {
+    // Given and family names share the domain `name`; a manifest that
+    // gives their filters two lengths (both files alike) is refused before
+    // any filter is stored by the wrong length.
+    let d = setup();
+    tokenise(&d, "l", LEFT, &["--id-column", "id"]);
+    tokenise(&d, "r", RIGHT, &["--id-column", "id"]);
+    for side in ["l", "r"] {
+        std::fs::copy(
+            d.path(&format!("{side}.csv")),
+            d.path(&format!("b{side}.csv")),
+        )
+        .unwrap();
+        let mut m = json(&d.read(&format!("{side}.csv.manifest.json")));
+        let fields = m["schema"]["fields"].as_array_mut().unwrap();
+        let mut blooms = fields.iter_mut().filter(|f| f["bloom"].is_object());
+        let first = blooms.next().expect("a Bloom field");
+        assert!(
+            blooms.any(|f| f["domain"] == first["domain"]),
+            "two in one domain"
+        );
+        first["bloom"]["bits"] = 2048.into();
+        d.write(&format!("b{side}.csv.manifest.json"), m.to_string());
+    }
+    assert_fails(
+        &d.run(&[
+            "link",
+            "--method",
+            "probabilistic",
+            "--left",
+            "bl.csv",
+            "--right",
+            "br.csv",
+            "--output",
+            "x.csv",
+        ]),
+        &[
+            "bl.csv",
+            "Bloom filters, but its domain's other filters have",
+        ],
+    );
+}

@@ -762,7 +762,7 @@ pub fn load(
         .map(|f| f.domain.clone())
         .collect();
     let d_name = |d: &Option<String>| d.clone().unwrap_or_default();
-    for (_, _, how, domain) in &plan {
+    for (_, name, how, domain) in &plan {
         let d = domain.clone().unwrap_or_default();
         match how {
             Load::Token | Load::TokenSet => {
@@ -779,7 +779,20 @@ pub fn load(
                 }
             }
             Load::Bloom(w) => {
-                dicts.blooms.entry(d).or_insert_with(|| BloomDict::new(*w));
+                // One domain's filters are one length (the schema insists;
+                // a manifest is checked here, as it is read from disk):
+                // the dictionary stores and slices them by its length.
+                let dict = dicts.blooms.entry(d).or_insert_with(|| BloomDict::new(*w));
+                if dict.words() != *w {
+                    return Err(bad(
+                        1,
+                        format!(
+                            "column {name} has {}-bit Bloom filters, but its domain's other filters have {} bits: values in one domain must be encoded alike",
+                            w * 64,
+                            dict.words() * 64
+                        ),
+                    ));
+                }
             }
             Load::Text => {}
         }
