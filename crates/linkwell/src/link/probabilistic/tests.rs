@@ -266,21 +266,25 @@ fn trains_and_links_a_simulated_population() {
     assert!(!model.em.is_empty());
 }
 
-/// Training is deterministic for a seed whatever the number of threads.
-#[test]
-fn training_is_deterministic_across_thread_counts() {
+/// `f` run on one thread and on three: what each gives.
+fn on_one_and_three_threads<T: Send>(f: impl Fn() -> T + Send + Sync) -> (T, T) {
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| {
-                let (model, links, _) = train_and_link(800, 5);
-                (serde_json::to_string(&model).unwrap(), links)
-            })
+            .install(&f)
     };
-    let (a, la) = run(1);
-    let (b, lb) = run(3);
+    (run(1), run(3))
+}
+
+/// Training is deterministic for a seed whatever the number of threads.
+#[test]
+fn training_is_deterministic_across_thread_counts() {
+    let ((a, la), (b, lb)) = on_one_and_three_threads(|| {
+        let (model, links, _) = train_and_link(800, 5);
+        (serde_json::to_string(&model).unwrap(), links)
+    });
     assert_eq!(a, b);
     assert_eq!(la, lb);
 }
@@ -356,20 +360,12 @@ fn training_on_a_sample_of_pairs_agrees_with_training_on_all() {
 /// threads.
 #[test]
 fn sampled_training_is_deterministic_across_thread_counts() {
-    let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                let (model, links, _) = train_and_link_with(3000, 5, sampled_model(1000));
-                let b = &model.blocking_pairs[0];
-                assert!(b.compared_in_training < b.pairs);
-                (serde_json::to_string(&model).unwrap(), links)
-            })
-    };
-    let (a, la) = run(1);
-    let (b, lb) = run(3);
+    let ((a, la), (b, lb)) = on_one_and_three_threads(|| {
+        let (model, links, _) = train_and_link_with(3000, 5, sampled_model(1000));
+        let b = &model.blocking_pairs[0];
+        assert!(b.compared_in_training < b.pairs);
+        (serde_json::to_string(&model).unwrap(), links)
+    });
     assert_eq!(a, b);
     assert_eq!(la, lb);
 }
@@ -414,8 +410,7 @@ fn the_training_sample_follows_the_seed() {
 #[test]
 fn rules_outside_training_compare_only_their_new_pairs() {
     let with_rule = |keys: &[&str], cap: u64| {
-        let mut spec = small_model();
-        spec.settings.em_max_pairs = cap;
+        let mut spec = sampled_model(cap);
         spec.blocking.push(BlockingRule {
             name: "extra".into(),
             keys: keys.iter().map(|k| same(k)).collect(),
