@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::data::{Column, Dataset};
-use super::deterministic::{Ambiguous, RuleStats};
+use super::deterministic::{Ambiguous, Link, RuleStats};
 use super::LinkError;
 use crate::io::{side_file, write_csv_field, AtomicFile, IoError};
 use crate::pseudonym::PseudonymKey;
@@ -53,8 +53,7 @@ pub struct LinkRow {
     /// match probability follows from it ([`LinkRow::probability`]).
     pub weight: Option<f64>,
     /// Per-comparison explanation cells (level name and weight), when asked
-    /// for. (A boxed slice: a row is 48 bytes, and a deterministic link of
-    /// ten million takes no more.)
+    /// for. (A boxed slice: a row is 48 bytes.)
     pub explain: Box<[String]>,
 }
 
@@ -62,6 +61,88 @@ impl LinkRow {
     /// Match probability, probabilistic links only.
     pub fn probability(&self) -> Option<f64> {
         self.weight.map(super::probabilistic::probability)
+    }
+}
+
+/// The rows of a link table, sorted by left then right record, as the
+/// writers read them.
+#[derive(Debug, Clone, Copy)]
+pub enum Links<'a> {
+    /// Deterministic links only, straight from the cascade: 12 bytes a
+    /// link, where a [`LinkRow`] takes 48 (at 10M × 10M, 430 MB written
+    /// and read again to no purpose).
+    Deterministic(&'a [Link]),
+    /// Any links, with their method, weight and explanation.
+    Scored(&'a [LinkRow]),
+}
+
+impl Links<'_> {
+    /// Number of links.
+    pub fn len(&self) -> usize {
+        match self {
+            Links::Deterministic(l) => l.len(),
+            Links::Scored(l) => l.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One link, as the writers read it.
+trait AsLink: Sync {
+    fn left(&self) -> u32;
+    fn right(&self) -> u32;
+    fn rule(&self) -> u16;
+    fn method(&self) -> Method;
+    fn weight(&self) -> Option<f64>;
+    fn explain(&self) -> &[String];
+    fn probability(&self) -> Option<f64> {
+        self.weight().map(super::probabilistic::probability)
+    }
+}
+
+impl AsLink for LinkRow {
+    fn left(&self) -> u32 {
+        self.left
+    }
+    fn right(&self) -> u32 {
+        self.right
+    }
+    fn rule(&self) -> u16 {
+        self.rule
+    }
+    fn method(&self) -> Method {
+        self.method
+    }
+    fn weight(&self) -> Option<f64> {
+        self.weight
+    }
+    fn explain(&self) -> &[String] {
+        &self.explain
+    }
+}
+
+impl AsLink for Link {
+    fn left(&self) -> u32 {
+        self.left
+    }
+    fn right(&self) -> u32 {
+        self.right
+    }
+    fn rule(&self) -> u16 {
+        self.rule
+    }
+    fn method(&self) -> Method {
+        Method::Deterministic
+    }
+    fn weight(&self) -> Option<f64> {
+        None
+    }
+    fn explain(&self) -> &[String] {
+        &[]
     }
 }
 
@@ -204,7 +285,7 @@ fn fmt_f64(v: Option<f64>) -> String {
 pub fn write_links(
     path: &Path,
     format: &LinkFormat,
-    rows: &[LinkRow],
+    rows: Links<'_>,
     left: &Dataset,
     right: &Dataset,
     ambiguous: &[Ambiguous],
@@ -226,32 +307,15 @@ pub fn write_links(
         }
     }
     f.write_all(&header).map_err(io)?;
-    write_rows(&mut f, rows, |r, b| {
-        write_csv_field(b, left.ids.bytes(r.left as usize));
-        b.push(b',');
-        write_csv_field(b, right.ids.bytes(r.right as usize));
-        match format {
-            LinkFormat::Deterministic => {
-                b.push(b',');
-                b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
-            }
-            LinkFormat::Scored { .. } => {
-                b.push(b',');
-                b.extend_from_slice(r.method.name().as_bytes());
-                b.push(b',');
-                b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
-                b.push(b',');
-                b.extend_from_slice(fmt_f64(r.weight).as_bytes());
-                b.push(b',');
-                b.extend_from_slice(fmt_f64(r.probability()).as_bytes());
-                for e in &r.explain {
-                    b.push(b',');
-                    write_csv_field(b, e.as_bytes());
-                }
-            }
-        }
-        b.push(b'\n');
-    })
+    let ids = (left, right);
+    match rows {
+        Links::Deterministic(rows) => write_rows(&mut f, rows, |r, b| {
+            link_row(b, r, format, ids, rule_names);
+        }),
+        Links::Scored(rows) => write_rows(&mut f, rows, |r, b| {
+            link_row(b, r, format, ids, rule_names);
+        }),
+    }
     .map_err(io)?;
     let amb_path = ambiguous_path(path);
     let mut a = AtomicFile::create(&amb_path)?;
@@ -283,6 +347,40 @@ pub fn write_links(
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
     crate::io::write_atomic(&crate::io::manifest_path(path), &json)?;
     Ok(manifest)
+}
+
+/// Appends link `r` to `b` as one line of the link table.
+fn link_row(
+    b: &mut Vec<u8>,
+    r: &impl AsLink,
+    format: &LinkFormat,
+    (left, right): (&Dataset, &Dataset),
+    rule_names: &[String],
+) {
+    write_csv_field(b, left.ids.bytes(r.left() as usize));
+    b.push(b',');
+    write_csv_field(b, right.ids.bytes(r.right() as usize));
+    match format {
+        LinkFormat::Deterministic => {
+            b.push(b',');
+            b.extend_from_slice(rule_names[r.rule() as usize].as_bytes());
+        }
+        LinkFormat::Scored { .. } => {
+            b.push(b',');
+            b.extend_from_slice(r.method().name().as_bytes());
+            b.push(b',');
+            b.extend_from_slice(rule_names[r.rule() as usize].as_bytes());
+            b.push(b',');
+            b.extend_from_slice(fmt_f64(r.weight()).as_bytes());
+            b.push(b',');
+            b.extend_from_slice(fmt_f64(r.probability()).as_bytes());
+            for e in r.explain() {
+                b.push(b',');
+                write_csv_field(b, e.as_bytes());
+            }
+        }
+    }
+    b.push(b'\n');
 }
 
 /// Options for the research extract.
@@ -335,7 +433,7 @@ fn payload_of(d: &Dataset) -> Result<Vec<(String, &super::data::StrColumn)>, Lin
 /// its payload columns.
 pub fn write_extract(
     path: &Path,
-    rows: &[LinkRow],
+    rows: Links<'_>,
     left: &Dataset,
     right: &Dataset,
     opts: &ExtractOptions<'_>,
@@ -362,8 +460,13 @@ pub fn write_extract(
     h.push(b'\n');
     f.write_all(&h).map_err(io)?;
     let mut linked_left = vec![false; left.len()];
-    for r in rows {
-        linked_left[r.left as usize] = true;
+    match rows {
+        Links::Deterministic(rows) => rows
+            .iter()
+            .for_each(|r| linked_left[r.left as usize] = true),
+        Links::Scored(rows) => rows
+            .iter()
+            .for_each(|r| linked_left[r.left as usize] = true),
     }
     let unlinked: Vec<u32> = if opts.include_unlinked_left {
         (0..left.len() as u32)
@@ -372,7 +475,7 @@ pub fn write_extract(
     } else {
         Vec::new()
     };
-    let render = |l: u32, r: Option<&LinkRow>| -> Vec<u8> {
+    let render = |l: u32, r: Partner| -> Vec<u8> {
         let mut b = Vec::with_capacity(256);
         b.extend_from_slice(
             opts.key
@@ -380,16 +483,16 @@ pub fn write_extract(
                 .as_bytes(),
         );
         b.push(b',');
-        if let Some(r) = r {
+        if let Some((r, method, probability)) = r {
             b.extend_from_slice(
                 opts.key
-                    .pseudonym(opts.right_label, right.ids.get(r.right as usize))
+                    .pseudonym(opts.right_label, right.ids.get(r as usize))
                     .as_bytes(),
             );
             b.push(b',');
-            b.extend_from_slice(r.method.name().as_bytes());
+            b.extend_from_slice(method.name().as_bytes());
             b.push(b',');
-            if let Some(p) = r.probability() {
+            if let Some(p) = probability {
                 b.extend_from_slice(format!("{p:.3}").as_bytes());
             }
         } else {
@@ -401,21 +504,18 @@ pub fn write_extract(
         }
         for (_, s) in &rp {
             b.push(b',');
-            if let Some(r) = r {
-                write_csv_field(&mut b, s.get(r.right as usize).as_bytes());
+            if let Some((r, _, _)) = r {
+                write_csv_field(&mut b, s.get(r as usize).as_bytes());
             }
         }
         b.push(b'\n');
         b
     };
-    let mut written = 0u64;
-    for chunk in rows.chunks(1 << 15) {
-        let parts: Vec<Vec<u8>> = chunk.par_iter().map(|r| render(r.left, Some(r))).collect();
-        for p in parts {
-            f.write_all(&p).map_err(io)?;
-        }
-        written += chunk.len() as u64;
+    let mut written = match rows {
+        Links::Deterministic(rows) => extract_links(&mut f, rows, &render),
+        Links::Scored(rows) => extract_links(&mut f, rows, &render),
     }
+    .map_err(io)?;
     for chunk in unlinked.chunks(1 << 15) {
         let parts: Vec<Vec<u8>> = chunk.par_iter().map(|&l| render(l, None)).collect();
         for p in parts {
@@ -425,6 +525,29 @@ pub fn write_extract(
     }
     f.commit()?;
     Ok(written)
+}
+
+/// A left record's partner in the extract, when it is linked: the right
+/// record, the method and the match probability.
+type Partner = Option<(u32, Method, Option<f64>)>;
+
+/// Writes the extract's line of each link, rendered by `render` in
+/// parallel; the number written.
+fn extract_links<R: AsLink>(
+    f: &mut AtomicFile,
+    rows: &[R],
+    render: &(dyn Fn(u32, Partner) -> Vec<u8> + Sync),
+) -> std::io::Result<u64> {
+    for chunk in rows.chunks(1 << 15) {
+        let parts: Vec<Vec<u8>> = chunk
+            .par_iter()
+            .map(|r| render(r.left(), Some((r.right(), r.method(), r.probability()))))
+            .collect();
+        for p in parts {
+            f.write_all(&p)?;
+        }
+    }
+    Ok(rows.len() as u64)
 }
 
 /// Writes scored candidate pairs, `left_id,right_id,match_weight,
@@ -549,11 +672,127 @@ pub fn write_review(
 
 #[cfg(test)]
 mod tests {
-    /// The size `LinkRow::explain`'s documentation gives: ten million
-    /// deterministic links take 480 MB of rows.
+    use super::*;
+    use crate::link::test_util::dataset;
+
+    /// The size `LinkRow::explain`'s documentation gives.
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn a_link_row_is_48_bytes() {
-        assert_eq!(std::mem::size_of::<super::LinkRow>(), 48);
+        assert_eq!(std::mem::size_of::<LinkRow>(), 48);
+    }
+
+    fn manifest(left: &Dataset, right: &Dataset) -> LinksManifest {
+        LinksManifest {
+            format: LINKS_FORMAT.into(),
+            format_version: 1,
+            tool_version: "test".into(),
+            method: "deterministic".into(),
+            cardinality: "one-to-one".into(),
+            left: InputInfo::of(left),
+            right: InputInfo::of(right),
+            rules: vec![],
+            model: None,
+            summary: LinkSummary::default(),
+            links_file: String::new(),
+            links_sha256: String::new(),
+            ambiguous_file: String::new(),
+        }
+    }
+
+    /// The cascade's links written as they are, and the same links made
+    /// into full rows, give the same bytes: in each table format and in
+    /// the extract.
+    #[test]
+    fn links_and_rows_are_written_alike() {
+        let left = dataset(&[("a", vec![0; 5])]);
+        let right = dataset(&[("a", vec![0; 4])]);
+        let links = vec![
+            Link {
+                left: 0,
+                right: 3,
+                rule: 1,
+            },
+            Link {
+                left: 2,
+                right: 0,
+                rule: 0,
+            },
+            Link {
+                left: 2,
+                right: 1,
+                rule: 1,
+            },
+            Link {
+                left: 4,
+                right: 2,
+                rule: 0,
+            },
+        ];
+        let rows: Vec<LinkRow> = links
+            .iter()
+            .map(|l| LinkRow {
+                left: l.left,
+                right: l.right,
+                method: Method::Deterministic,
+                rule: l.rule,
+                weight: None,
+                explain: Box::default(),
+            })
+            .collect();
+        // Rule names hold no commas or quotes (`RulesFile::from_toml`).
+        let names = vec!["nhs".to_string(), "names_dob".to_string()];
+        let dir = tempfile::tempdir().unwrap();
+        let secret =
+            crate::secret::Secret::from_bytes(zeroize::Zeroizing::new(vec![7u8; 32])).unwrap();
+        let key = PseudonymKey::new(&secret, "project").unwrap();
+        let opts = ExtractOptions {
+            key: &key,
+            left_label: "nhs",
+            right_label: "dwp",
+            include_unlinked_left: true,
+        };
+        let formats = [
+            LinkFormat::Deterministic,
+            LinkFormat::Scored { explain: vec![] },
+        ];
+        for (f, format) in formats.iter().enumerate() {
+            let mut written = Vec::new();
+            for (name, table) in [
+                ("links", Links::Deterministic(&links)),
+                ("rows", Links::Scored(&rows)),
+            ] {
+                let path = dir.path().join(format!("{name}-{f}.csv"));
+                let m = write_links(
+                    &path,
+                    format,
+                    table,
+                    &left,
+                    &right,
+                    &[],
+                    &names,
+                    manifest(&left, &right),
+                )
+                .unwrap();
+                let x = dir.path().join(format!("{name}-{f}-extract.csv"));
+                assert_eq!(write_extract(&x, table, &left, &right, &opts).unwrap(), 6);
+                written.push((
+                    std::fs::read(&path).unwrap(),
+                    m.links_sha256,
+                    std::fs::read(&x).unwrap(),
+                ));
+            }
+            assert_eq!(written[0], written[1]);
+            let text = String::from_utf8(written[0].0.clone()).unwrap();
+            let expected = match format {
+                LinkFormat::Deterministic => {
+                    "left_id,right_id,rule\nr0,r3,names_dob\nr2,r0,nhs\nr2,r1,names_dob\nr4,r2,nhs\n"
+                }
+                LinkFormat::Scored { .. } => {
+                    "left_id,right_id,method,rule,match_weight,match_probability\nr0,r3,deterministic,names_dob,,\nr2,r0,deterministic,nhs,,\nr2,r1,deterministic,names_dob,,\nr4,r2,deterministic,nhs,,\n"
+                }
+            };
+            assert_eq!(text, expected);
+        }
     }
 }

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::data::{self, Dataset, Dictionaries};
 use super::deterministic::{self, Rule, RulesFile};
 use super::output::{
-    self, ExtractOptions, InputInfo, LinkFormat, LinkRow, LinkSummary, LinksManifest, Method,
+    self, ExtractOptions, InputInfo, LinkFormat, LinkRow, LinkSummary, Links, LinksManifest, Method,
 };
 use super::probabilistic::model::{self, ModelSpec, TrainedModel};
 use super::probabilistic::{self as prob, Histogram, Prepared, Scored};
@@ -236,16 +236,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
     let mut rows: Vec<LinkRow> = Vec::new();
     let mut det = if deterministic {
         (req.progress)(Stage::Deterministic, 0);
-        let det = deterministic::run(&left, &right, &rules, cardinality, max_group);
-        rows.par_extend(det.links.par_iter().map(|l| LinkRow {
-            left: l.left,
-            right: l.right,
-            method: Method::Deterministic,
-            rule: l.rule,
-            weight: None,
-            explain: Box::default(),
-        }));
-        det
+        deterministic::run(&left, &right, &rules, cardinality, max_group)
     } else {
         deterministic::DeterministicLinks::default()
     };
@@ -255,6 +246,16 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
     let mut probabilistic_links = 0u64;
     if let Some(spec) = &spec {
         (req.progress)(Stage::Probabilistic, 0);
+        // The table will mix methods: each deterministic link becomes a
+        // full row. (Without this stage, they are written as they are.)
+        rows.par_extend(det.links.par_iter().map(|l| LinkRow {
+            left: l.left,
+            right: l.right,
+            method: Method::Deterministic,
+            rule: l.rule,
+            weight: None,
+            explain: Box::default(),
+        }));
         // Training sees every record; scoring only those the cascade left
         // (with no deterministic links, the same blocks serve both).
         let mut everyone: Option<Prepared<'_>> = None;
@@ -348,22 +349,41 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         }
     }
     rows.sort_by_key(|r| (r.left, r.right));
-    // Links per side, for the unlinked counts.
-    let mut lk = vec![false; left.len()];
-    let mut rk = vec![false; right.len()];
-    for r in &rows {
-        lk[r.left as usize] = true;
-        rk[r.right as usize] = true;
-    }
-    // Writing needs none of the dictionaries, encoded columns or links
-    // by rule (at 10M × 10M, a gigabyte): a thread of their own frees
-    // them while the links are written, instead of after.
+    let scored = spec.is_some();
+    let (unlinked_left, unlinked_right) = if scored {
+        // Links per side, for the unlinked counts.
+        let mut lk = vec![false; left.len()];
+        let mut rk = vec![false; right.len()];
+        for r in &rows {
+            lk[r.left as usize] = true;
+            rk[r.right as usize] = true;
+        }
+        let none = |v: &[bool]| v.iter().filter(|&&x| !x).count() as u64;
+        (none(&lk), none(&rk))
+    } else {
+        (det.unlinked_left, det.unlinked_right)
+    };
+    // Writing needs none of the dictionaries, encoded columns or (when
+    // they were made into rows) links by rule (at 10M × 10M, a gigabyte):
+    // a thread of their own frees them while the links are written,
+    // instead of after.
     let _freeing = DropAside::new((
         dicts,
         left.take_encoded(),
         right.take_encoded(),
-        std::mem::take(&mut det.links),
+        if scored {
+            std::mem::take(&mut det.links)
+        } else {
+            Vec::new()
+        },
     ));
+    // Sorted by left, then right record: `deterministic::run` sorts its
+    // links so, and the rows were sorted above.
+    let table = if scored {
+        Links::Scored(&rows)
+    } else {
+        Links::Deterministic(&det.links)
+    };
     (req.progress)(Stage::Write, 0);
     let model_json = trained.as_ref().map(|m| {
         let mut v = serde_json::to_value(m).expect("model serialises");
@@ -384,11 +404,11 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         rules: rules.clone(),
         model: model_json,
         summary: LinkSummary {
-            links: rows.len() as u64,
+            links: table.len() as u64,
             rules: det.rules.clone(),
             probabilistic_links,
-            unlinked_left: lk.iter().filter(|&&x| !x).count() as u64,
-            unlinked_right: rk.iter().filter(|&&x| !x).count() as u64,
+            unlinked_left,
+            unlinked_right,
             ambiguous_entries: det.ambiguous.len() as u64,
         },
         links_file: String::new(),
@@ -405,7 +425,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
     let manifest = output::write_links(
         &req.output,
         &format,
-        &rows,
+        table,
         &left,
         &right,
         &det.ambiguous,
@@ -418,7 +438,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
     let extract_rows = match &req.extract {
         Some(x) => Some(output::write_extract(
             &x.path,
-            &rows,
+            table,
             &left,
             &right,
             &ExtractOptions {
