@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -365,10 +366,17 @@ pub fn run(
     cardinality: Cardinality,
     max_group: u64,
 ) -> DeterministicLinks {
-    let mut left_done = vec![false; left.len()];
-    let mut right_done = vec![false; right.len()];
-    let mut left_linked = vec![false; left.len()];
-    let mut right_linked = vec![false; right.len()];
+    // Each record's state: linked by some rule, and done (it can take no
+    // more links). Groups are decided in parallel, and each marks its own
+    // members as it links them: within a rule a record is in one group at
+    // most, so no two threads write one record's state (plain loads and
+    // stores, no read-modify-write), and rules run one after another.
+    let left_state = states(left.len());
+    let right_state = states(right.len());
+    let (left_mark, right_mark) = (
+        LINKED | if cardinality.left_unique() { DONE } else { 0 },
+        LINKED | if cardinality.right_unique() { DONE } else { 0 },
+    );
     let mut pairs_seen: HashSet<(u32, u32)> = HashSet::new();
     let mut out = DeterministicLinks::default();
     for (ri, rule) in rules.iter().enumerate() {
@@ -376,10 +384,13 @@ pub fn run(
             left: rule.keys.iter().map(|k| left.tokens(k.left())).collect(),
             right: rule.keys.iter().map(|k| right.tokens(k.right())).collect(),
         };
-        let (groups, eligible) =
-            keys::groups(&key, left.len(), right.len(), &|i| !left_done[i], &|i| {
-                !right_done[i]
-            });
+        let (groups, eligible) = keys::groups(
+            &key,
+            left.len(),
+            right.len(),
+            &|i| !done(&left_state[i]),
+            &|i| !done(&right_state[i]),
+        );
         let mut stats = RuleStats {
             name: rule.name.clone(),
             eligible_left: eligible.left,
@@ -435,6 +446,8 @@ pub fn run(
                             right: r,
                             rule: ri as u16,
                         });
+                        mark(&left_state[l as usize], left_mark);
+                        mark(&right_state[r as usize], right_mark);
                     }
                 }
             }
@@ -460,26 +473,42 @@ pub fn run(
             stats.ambiguous_left += part.ambiguous_left;
             stats.ambiguous_right += part.ambiguous_right;
         }
-        for l in &out.links[first_link..] {
-            stats.links += 1;
-            left_linked[l.left as usize] = true;
-            right_linked[l.right as usize] = true;
-            if cardinality.left_unique() {
-                left_done[l.left as usize] = true;
-            }
-            if cardinality.right_unique() {
-                right_done[l.right as usize] = true;
-            }
-        }
+        stats.links = (out.links.len() - first_link) as u64;
         out.rules.push(stats);
     }
     // By (left, right) as one u64: a single comparison per step.
     out.links
         .par_sort_unstable_by_key(|l| u64::from(l.left) << 32 | u64::from(l.right));
     out.ambiguous.sort_unstable();
-    out.unlinked_left = left_linked.iter().filter(|&&x| !x).count() as u64;
-    out.unlinked_right = right_linked.iter().filter(|&&x| !x).count() as u64;
+    let unlinked = |v: &[AtomicU8]| {
+        v.par_iter()
+            .filter(|s| s.load(Relaxed) & LINKED == 0)
+            .count()
+    };
+    out.unlinked_left = unlinked(&left_state) as u64;
+    out.unlinked_right = unlinked(&right_state) as u64;
     out
+}
+
+/// A record's state bit: some rule linked it.
+const LINKED: u8 = 1;
+/// A record's state bit: it can take no more links.
+const DONE: u8 = 2;
+
+fn states(n: usize) -> Vec<AtomicU8> {
+    (0..n).map(|_| AtomicU8::new(0)).collect()
+}
+
+#[inline]
+fn done(s: &AtomicU8) -> bool {
+    s.load(Relaxed) & DONE != 0
+}
+
+/// Sets `bits` in a record's state. Only the thread deciding the record's
+/// group writes it, so a load and a store do: no locked instruction.
+#[inline]
+fn mark(s: &AtomicU8, bits: u8) {
+    s.store(s.load(Relaxed) | bits, Relaxed);
 }
 
 #[cfg(test)]

@@ -189,14 +189,6 @@ impl Groups {
             .collect();
         concat(parts)
     }
-
-    fn append(&mut self, other: Groups) {
-        let (lb, rb) = (self.left.len() as u32, self.right.len() as u32);
-        self.left.extend(other.left);
-        self.right.extend(other.right);
-        self.ends
-            .extend(other.ends.into_iter().map(|(l, r)| (l + lb, r + rb)));
-    }
 }
 
 /// Counts of eligible records (complete key, allowed by the filters).
@@ -638,13 +630,43 @@ pub(crate) fn bucket_sort<T: Ord + Copy + Send + Sync>(
 
 /// Groups of consecutive pieces, joined in order.
 fn concat(parts: Vec<Groups>) -> Groups {
-    let mut all = Groups::default();
-    all.left.reserve(parts.iter().map(|p| p.left.len()).sum());
-    all.right.reserve(parts.iter().map(|p| p.right.len()).sum());
-    all.ends.reserve(parts.iter().map(|p| p.ends.len()).sum());
-    for p in parts {
-        all.append(p);
+    if parts.len() <= 1 {
+        return parts.into_iter().next().unwrap_or_default();
     }
+    // Copied in parallel into zeroed vectors, which the allocator maps
+    // fresh and the copying threads fault in (a serial copy of the 10M
+    // join's groups took 0.1 s).
+    let total = |f: fn(&Groups) -> usize| parts.iter().map(f).sum::<usize>();
+    let mut all = Groups {
+        left: vec![0; total(|p| p.left.len())],
+        right: vec![0; total(|p| p.right.len())],
+        ends: vec![(0, 0); total(|p| p.ends.len())],
+    };
+    let mut places = Vec::with_capacity(parts.len());
+    let (mut left, mut right, mut ends) =
+        (&mut all.left[..], &mut all.right[..], &mut all.ends[..]);
+    let (mut lb, mut rb) = (0u32, 0u32);
+    for p in &parts {
+        let (l, rest) = std::mem::take(&mut left).split_at_mut(p.left.len());
+        left = rest;
+        let (r, rest) = std::mem::take(&mut right).split_at_mut(p.right.len());
+        right = rest;
+        let (e, rest) = std::mem::take(&mut ends).split_at_mut(p.ends.len());
+        ends = rest;
+        places.push((l, r, e, lb, rb));
+        lb += p.left.len() as u32;
+        rb += p.right.len() as u32;
+    }
+    places
+        .into_par_iter()
+        .zip(parts.par_iter())
+        .for_each(|((l, r, e, lb, rb), p)| {
+            l.copy_from_slice(&p.left);
+            r.copy_from_slice(&p.right);
+            for (d, &(le, re)) in e.iter_mut().zip(&p.ends) {
+                *d = (le + lb, re + rb);
+            }
+        });
     all
 }
 
@@ -663,6 +685,34 @@ mod tests {
     }
 
     proptest! {
+        /// Parts joined (in parallel) are the groups built one after
+        /// another, member offsets and all.
+        #[test]
+        fn concat_is_the_parts_in_order(
+            parts in proptest::collection::vec(
+                proptest::collection::vec(
+                    (proptest::collection::vec(0u32..1000, 1..4), proptest::collection::vec(0u32..1000, 1..4)),
+                    0..6,
+                ),
+                0..6,
+            ),
+        ) {
+            let build = |groups: &[(Vec<u32>, Vec<u32>)], g: &mut Groups| {
+                for (l, r) in groups {
+                    g.push(l.iter().copied().chain(r.iter().map(|&m| m | RIGHT_BIT)));
+                }
+            };
+            let mut want = Groups::default();
+            let mut built = Vec::new();
+            for p in &parts {
+                build(p, &mut want);
+                let mut g = Groups::default();
+                build(p, &mut g);
+                built.push(g);
+            }
+            prop_assert_eq!(concat(built), want);
+        }
+
         /// The bucket sort gives the order of a sort, for keys spread or
         /// bunched, whatever the threshold below which it hands over.
         #[test]
