@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use self::compare::{blocked_earlier, level_of, Comparer, Pattern};
 use self::model::{
     BlockingCount, ComparisonParams, EmIteration, ModelSpec, Prior, TrainedModel, MODEL_FORMAT,
-    NULL_LEVEL,
+    MODEL_FORMAT_VERSION, NULL_LEVEL,
 };
 use super::data::{Dataset, Dictionaries};
 use super::keys::{self, Groups, KeyColumns};
@@ -631,6 +631,7 @@ impl<'a> Prepared<'a> {
         }
         let mut model = TrainedModel {
             format: MODEL_FORMAT.into(),
+            format_version: MODEL_FORMAT_VERSION,
             spec: spec.clone(),
             prior: 0.0,
             comparisons,

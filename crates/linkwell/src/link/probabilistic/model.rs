@@ -640,6 +640,10 @@ pub struct ComparisonParams {
 pub struct TrainedModel {
     /// `linkwell-model`.
     pub format: String,
+    /// [`MODEL_FORMAT_VERSION`] when written. Files from before the field
+    /// existed read as version 1, which they are.
+    #[serde(default = "first_version")]
+    pub format_version: u32,
     /// The spec trained.
     pub spec: ModelSpec,
     /// The prior probability that two random records match.
@@ -674,6 +678,16 @@ pub struct BlockingCount {
 
 /// The format name of a trained model file.
 pub const MODEL_FORMAT: &str = "linkwell-model";
+
+/// The version of the trained-model format this linkwell writes and reads.
+/// A change to the meaning of any field (a level, a weight, a comparison's
+/// parameters) bumps it, so that a model trained by another version is
+/// refused instead of scoring pairs wrongly.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+fn first_version() -> u32 {
+    1
+}
 
 impl TrainedModel {
     /// Prior as a match weight.
@@ -714,6 +728,12 @@ impl TrainedModel {
             return Err(config(format!(
                 "format is {:?}, not {MODEL_FORMAT:?}",
                 m.format
+            )));
+        }
+        if m.format_version != MODEL_FORMAT_VERSION {
+            return Err(config(format!(
+                "model format version {} is not the version {MODEL_FORMAT_VERSION} this linkwell reads: train the model again with this linkwell, or use the linkwell that trained it",
+                m.format_version
             )));
         }
         m.spec.validate().map_err(config)?;

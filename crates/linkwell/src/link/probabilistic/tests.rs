@@ -684,6 +684,19 @@ fn trained_model_files_are_checked() {
         v["comparisons"].as_array_mut().unwrap().pop();
     });
     assert!(e.contains("do not fit"), "{e}");
+    // A model from another version of the format is refused; one written
+    // before the version was recorded reads as version 1.
+    let e = refused(&|v| {
+        v["format_version"] = 2.into();
+    });
+    assert!(e.contains("format version 2"), "{e}");
+    let mut v = serde_json::to_value(&model).unwrap();
+    assert_eq!(v["format_version"], 1);
+    v.as_object_mut().unwrap().remove("format_version");
+    assert_eq!(
+        TrainedModel::from_json(path, &v.to_string()).unwrap(),
+        model
+    );
     let e = refused(&|v| {
         v["comparisons"][0]["m"][0] = 1.5.into();
     });
