@@ -233,6 +233,19 @@ fn refusals_are_one_sentence() {
     );
     let r = report("x.json", "nhs_dwp.csv", "dwp_claims.csv", &[]);
     assert_fails(&r, &["name the page .html"]);
+    // The model a linkage trained is checked as a model file is: one of
+    // another format version is refused, not drawn.
+    let d = &run3k().dir;
+    d.write("v2.csv", d.read("nhs_dwp.csv"));
+    d.write("v2.csv.ambiguous.csv", d.read("nhs_dwp.csv.ambiguous.csv"));
+    let mut m = json(&d.read("nhs_dwp.csv.manifest.json"));
+    assert_eq!(m["model"]["format_version"], 1);
+    m["model"]["format_version"] = 2.into();
+    m["links_file"] = "v2.csv".into();
+    m["ambiguous_file"] = "v2.csv.ambiguous.csv".into();
+    d.write("v2.csv.manifest.json", m.to_string());
+    let r = report("x.html", "v2.csv", "dwp_claims.csv", &[]);
+    assert_fails(&r, &["v2.csv.manifest.json", "model format version 2"]);
     assert!(!run3k().dir.path("x.html").exists());
 }
 

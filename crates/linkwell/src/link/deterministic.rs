@@ -369,8 +369,10 @@ pub fn run(
     // Each record's state: linked by some rule, and done (it can take no
     // more links). Groups are decided in parallel, and each marks its own
     // members as it links them: within a rule a record is in one group at
-    // most, so no two threads write one record's state (plain loads and
-    // stores, no read-modify-write), and rules run one after another.
+    // most, so no two threads write one record's state (a relaxed load
+    // and store, no atomic read-modify-write; and any writer of a side
+    // within a rule would store the same bits), and rules run one after
+    // another.
     let left_state = states(left.len());
     let right_state = states(right.len());
     let (left_mark, right_mark) = (
@@ -505,7 +507,8 @@ fn done(s: &AtomicU8) -> bool {
 }
 
 /// Sets `bits` in a record's state. Only the thread deciding the record's
-/// group writes it, so a load and a store do: no locked instruction.
+/// group writes it, so a load and a store do: no atomic (locked)
+/// read-modify-write.
 #[inline]
 fn mark(s: &AtomicU8, bits: u8) {
     s.store(s.load(Relaxed) | bits, Relaxed);

@@ -703,10 +703,35 @@ mod tests {
     /// The cascade's links written as they are, and the same links made
     /// into full rows, give the same bytes: in each table format and in
     /// the extract.
+    /// `d` with a payload column `label` holding `values`, and ids that
+    /// need quoting in CSV.
+    fn with_payload(mut d: Dataset, label: &str, values: &[&str]) -> Dataset {
+        let mut ids = super::super::data::StrColumn::default();
+        let mut text = super::super::data::StrColumn::default();
+        for (i, v) in values.iter().enumerate() {
+            ids.push(format!("{label} {i}, \"x\"").as_bytes());
+            text.push(v.as_bytes());
+        }
+        d.ids = ids;
+        d.manifest.columns.push(crate::manifest::ColumnInfo {
+            name: "note".into(),
+            role: "payload".into(),
+            field: None,
+            encoding: None,
+            domain: None,
+        });
+        d.columns.insert("note".into(), Column::Text(text));
+        d
+    }
+
     #[test]
     fn links_and_rows_are_written_alike() {
-        let left = dataset(&[("a", vec![0; 5])]);
-        let right = dataset(&[("a", vec![0; 4])]);
+        let left = with_payload(
+            dataset(&[("a", vec![0; 5])]),
+            "l",
+            &["a", "b,c", "", "d", "e"],
+        );
+        let right = with_payload(dataset(&[("a", vec![0; 4])]), "r", &["w", "x", "y\"z", "q"]);
         let links = vec![
             Link {
                 left: 0,
@@ -784,15 +809,34 @@ mod tests {
             }
             assert_eq!(written[0], written[1]);
             let text = String::from_utf8(written[0].0.clone()).unwrap();
+            let rows = "\"l 0, \"\"x\"\"\",\"r 3, \"\"x\"\"\",";
             let expected = match format {
-                LinkFormat::Deterministic => {
-                    "left_id,right_id,rule\nr0,r3,names_dob\nr2,r0,nhs\nr2,r1,names_dob\nr4,r2,nhs\n"
-                }
-                LinkFormat::Scored { .. } => {
-                    "left_id,right_id,method,rule,match_weight,match_probability\nr0,r3,deterministic,names_dob,,\nr2,r0,deterministic,nhs,,\nr2,r1,deterministic,names_dob,,\nr4,r2,deterministic,nhs,,\n"
-                }
+                LinkFormat::Deterministic => format!("left_id,right_id,rule\n{rows}names_dob\n"),
+                LinkFormat::Scored { .. } => format!(
+                    "left_id,right_id,method,rule,match_weight,match_probability\n{rows}deterministic,names_dob,,\n"
+                ),
             };
-            assert_eq!(text, expected);
+            assert!(text.starts_with(&expected), "{text}");
+            assert_eq!(text.lines().count(), 5);
+            // The extract: both sides' payload, linked rows then the
+            // unlinked left ones (records 1 and 3).
+            let extract = String::from_utf8(written[0].2.clone()).unwrap();
+            let payload: Vec<String> = extract
+                .lines()
+                .skip(1)
+                .map(|l| l.split(',').skip(2).collect::<Vec<_>>().join(","))
+                .collect();
+            assert_eq!(
+                payload,
+                [
+                    "deterministic,,a,q",
+                    "deterministic,,,w",
+                    "deterministic,,,x",
+                    "deterministic,,e,\"y\"\"z\"",
+                    ",,\"b,c\",",
+                    ",,d,",
+                ]
+            );
         }
     }
 }

@@ -341,16 +341,16 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         trained = Some(model);
         rule_names.push("fellegi_sunter".into());
     }
-    if req.explain {
-        for r in &mut rows {
-            if r.explain.is_empty() {
-                r.explain = vec![String::new(); explain_columns.len()].into();
-            }
-        }
-    }
-    rows.sort_by_key(|r| (r.left, r.right));
     let scored = spec.is_some();
     let (unlinked_left, unlinked_right) = if scored {
+        if req.explain {
+            for r in &mut rows {
+                if r.explain.is_empty() {
+                    r.explain = vec![String::new(); explain_columns.len()].into();
+                }
+            }
+        }
+        rows.sort_by_key(|r| (r.left, r.right));
         // Links per side, for the unlinked counts.
         let mut lk = vec![false; left.len()];
         let mut rk = vec![false; right.len()];

@@ -1088,14 +1088,17 @@ fn model_section(
     lm: &LinksManifest,
     s: &Suppression,
 ) -> Result<Option<ModelSection>, ReportError> {
-    let from_links = lm
-        .model
-        .as_ref()
-        .and_then(|v| serde_json::from_value::<TrainedModel>(v.clone()).ok());
     let (model, source) = match &req.model {
         Some(p) => (Some(TrainedModel::read(p)?), p.display().to_string()),
+        // The model the linkage trained, checked as a model file is (its
+        // format version, parameters that fit its comparisons).
         None => (
-            from_links,
+            lm.model
+                .as_ref()
+                .map(|v| {
+                    TrainedModel::from_json(&crate::io::manifest_path(&req.links), &v.to_string())
+                })
+                .transpose()?,
             format!(
                 "{} (trained during linkage)",
                 crate::io::manifest_path(&req.links).display()
