@@ -834,17 +834,30 @@ pub fn load(
         let mut pending: Option<Vec<Slice>> = None;
         let mut absorb = |parts: Vec<Slice>| {
             let mut columns: Vec<Vec<Decoded>> = plan.iter().map(|_| Vec::new()).collect();
+            let mut id_parts = Vec::with_capacity(parts.len());
             for part in parts {
                 rows += part.rows;
-                ids.append(&part.id_bytes, &part.id_ends);
+                id_parts.push((part.id_bytes, part.id_ends));
                 for (c, d) in columns.iter_mut().zip(part.decoded) {
                     c.push(d);
                 }
             }
-            for ((col, parts), (_, _, _, domain)) in out.iter_mut().zip(columns).zip(&plan) {
-                let d = domain.as_deref().unwrap_or("");
-                intern_into(col, parts, d, dicts);
-            }
+            // Appending the ids is serial copying into fresh memory (0.3 s
+            // of a 10M join's loading): it runs beside the interning.
+            rayon::join(
+                || {
+                    for (bytes, ends) in &id_parts {
+                        ids.append(bytes, ends);
+                    }
+                },
+                || {
+                    for ((col, parts), (_, _, _, domain)) in out.iter_mut().zip(columns).zip(&plan)
+                    {
+                        let d = domain.as_deref().unwrap_or("");
+                        intern_into(col, parts, d, dicts);
+                    }
+                },
+            );
             progress(rows);
         };
         for (block, plain) in rx {
