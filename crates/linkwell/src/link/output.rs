@@ -93,56 +93,63 @@ impl Links<'_> {
 
 /// One link, as the writers read it.
 trait AsLink: Sync {
-    fn left(&self) -> u32;
-    fn right(&self) -> u32;
-    fn rule(&self) -> u16;
-    fn method(&self) -> Method;
-    fn weight(&self) -> Option<f64>;
-    fn explain(&self) -> &[String];
+    /// The link with its method, weight and explanation cells.
+    fn view(&self) -> LinkRowRef<'_>;
+}
+
+/// A borrowed [`LinkRow`].
+struct LinkRowRef<'a> {
+    left: u32,
+    right: u32,
+    rule: u16,
+    method: Method,
+    weight: Option<f64>,
+    explain: &'a [String],
+}
+
+impl LinkRowRef<'_> {
     fn probability(&self) -> Option<f64> {
-        self.weight().map(super::probabilistic::probability)
+        self.weight.map(super::probabilistic::probability)
     }
 }
 
 impl AsLink for LinkRow {
-    fn left(&self) -> u32 {
-        self.left
-    }
-    fn right(&self) -> u32 {
-        self.right
-    }
-    fn rule(&self) -> u16 {
-        self.rule
-    }
-    fn method(&self) -> Method {
-        self.method
-    }
-    fn weight(&self) -> Option<f64> {
-        self.weight
-    }
-    fn explain(&self) -> &[String] {
-        &self.explain
+    fn view(&self) -> LinkRowRef<'_> {
+        LinkRowRef {
+            left: self.left,
+            right: self.right,
+            rule: self.rule,
+            method: self.method,
+            weight: self.weight,
+            explain: &self.explain,
+        }
     }
 }
 
 impl AsLink for Link {
-    fn left(&self) -> u32 {
-        self.left
+    fn view(&self) -> LinkRowRef<'_> {
+        LinkRowRef {
+            left: self.left,
+            right: self.right,
+            rule: self.rule,
+            method: Method::Deterministic,
+            weight: None,
+            explain: &[],
+        }
     }
-    fn right(&self) -> u32 {
-        self.right
-    }
-    fn rule(&self) -> u16 {
-        self.rule
-    }
-    fn method(&self) -> Method {
-        Method::Deterministic
-    }
-    fn weight(&self) -> Option<f64> {
-        None
-    }
-    fn explain(&self) -> &[String] {
-        &[]
+}
+
+impl From<&Link> for LinkRow {
+    /// A deterministic link as a full row.
+    fn from(l: &Link) -> LinkRow {
+        LinkRow {
+            left: l.left,
+            right: l.right,
+            method: Method::Deterministic,
+            rule: l.rule,
+            weight: None,
+            explain: Box::default(),
+        }
     }
 }
 
@@ -357,24 +364,25 @@ fn link_row(
     (left, right): (&Dataset, &Dataset),
     rule_names: &[String],
 ) {
-    write_csv_field(b, left.ids.bytes(r.left() as usize));
+    let r = r.view();
+    write_csv_field(b, left.ids.bytes(r.left as usize));
     b.push(b',');
-    write_csv_field(b, right.ids.bytes(r.right() as usize));
+    write_csv_field(b, right.ids.bytes(r.right as usize));
     match format {
         LinkFormat::Deterministic => {
             b.push(b',');
-            b.extend_from_slice(rule_names[r.rule() as usize].as_bytes());
+            b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
         }
         LinkFormat::Scored { .. } => {
             b.push(b',');
-            b.extend_from_slice(r.method().name().as_bytes());
+            b.extend_from_slice(r.method.name().as_bytes());
             b.push(b',');
-            b.extend_from_slice(rule_names[r.rule() as usize].as_bytes());
+            b.extend_from_slice(rule_names[r.rule as usize].as_bytes());
             b.push(b',');
-            b.extend_from_slice(fmt_f64(r.weight()).as_bytes());
+            b.extend_from_slice(fmt_f64(r.weight).as_bytes());
             b.push(b',');
             b.extend_from_slice(fmt_f64(r.probability()).as_bytes());
-            for e in r.explain() {
+            for e in r.explain {
                 b.push(b',');
                 write_csv_field(b, e.as_bytes());
             }
@@ -541,7 +549,8 @@ fn extract_links<R: AsLink>(
     for chunk in rows.chunks(1 << 15) {
         let parts: Vec<Vec<u8>> = chunk
             .par_iter()
-            .map(|r| render(r.left(), Some((r.right(), r.method(), r.probability()))))
+            .map(|r| r.view())
+            .map(|r| render(r.left, Some((r.right, r.method, r.probability()))))
             .collect();
         for p in parts {
             f.write_all(&p)?;
@@ -754,17 +763,7 @@ mod tests {
                 rule: 0,
             },
         ];
-        let rows: Vec<LinkRow> = links
-            .iter()
-            .map(|l| LinkRow {
-                left: l.left,
-                right: l.right,
-                method: Method::Deterministic,
-                rule: l.rule,
-                weight: None,
-                explain: Box::default(),
-            })
-            .collect();
+        let rows: Vec<LinkRow> = links.iter().map(LinkRow::from).collect();
         // Rule names hold no commas or quotes (`RulesFile::from_toml`).
         let names = vec!["nhs".to_string(), "names_dob".to_string()];
         let dir = tempfile::tempdir().unwrap();

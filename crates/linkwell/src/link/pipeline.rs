@@ -248,14 +248,7 @@ pub fn link(req: &LinkRequest<'_>) -> Result<LinkOutcome, LinkError> {
         (req.progress)(Stage::Probabilistic, 0);
         // The table will mix methods: each deterministic link becomes a
         // full row. (Without this stage, they are written as they are.)
-        rows.par_extend(det.links.par_iter().map(|l| LinkRow {
-            left: l.left,
-            right: l.right,
-            method: Method::Deterministic,
-            rule: l.rule,
-            weight: None,
-            explain: Box::default(),
-        }));
+        rows.par_extend(det.links.par_iter().map(LinkRow::from));
         // Training sees every record; scoring only those the cascade left
         // (with no deterministic links, the same blocks serve both).
         let mut everyone: Option<Prepared<'_>> = None;
