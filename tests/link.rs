@@ -553,11 +553,9 @@ fn a_malformed_record_is_refused_at_its_line() {
     );
 }
 
-#[test]
-fn impossible_bloom_parameters_in_a_manifest_are_refused() {
-    // A manifest is untrusted input: Bloom parameters no tokenise run can
-    // write (here 100 bits, not a power of two) are refused before they
-    // size anything, on both files alike so that they still agree.
+/// Links copies `bl.csv` and `br.csv` of two tokenised files whose
+/// manifests `edit` has changed (both alike, so that they still agree).
+fn link_with_edited_manifests(edit: impl Fn(&mut serde_json::Value)) -> Run {
     let d = setup();
     tokenise(&d, "l", LEFT, &["--id-column", "id"]);
     tokenise(&d, "r", RIGHT, &["--id-column", "id"]);
@@ -568,6 +566,28 @@ fn impossible_bloom_parameters_in_a_manifest_are_refused() {
         )
         .unwrap();
         let mut m = json(&d.read(&format!("{side}.csv.manifest.json")));
+        edit(&mut m);
+        d.write(&format!("b{side}.csv.manifest.json"), m.to_string());
+    }
+    d.run(&[
+        "link",
+        "--method",
+        "probabilistic",
+        "--left",
+        "bl.csv",
+        "--right",
+        "br.csv",
+        "--output",
+        "x.csv",
+    ])
+}
+
+#[test]
+fn impossible_bloom_parameters_in_a_manifest_are_refused() {
+    // A manifest is untrusted input: Bloom parameters no tokenise run can
+    // write (here 100 bits, not a power of two) are refused before they
+    // size anything.
+    let r = link_with_edited_manifests(|m| {
         let mut changed = 0;
         for f in m["schema"]["fields"].as_array_mut().unwrap() {
             if f["bloom"].is_object() {
@@ -576,20 +596,9 @@ fn impossible_bloom_parameters_in_a_manifest_are_refused() {
             }
         }
         assert!(changed > 0, "the default schema has Bloom filters");
-        d.write(&format!("b{side}.csv.manifest.json"), m.to_string());
-    }
+    });
     assert_fails(
-        &d.run(&[
-            "link",
-            "--method",
-            "probabilistic",
-            "--left",
-            "bl.csv",
-            "--right",
-            "br.csv",
-            "--output",
-            "x.csv",
-        ]),
+        &r,
         &[
             "bl.csv",
             "Bloom filter parameters are not valid",
@@ -601,18 +610,9 @@ fn impossible_bloom_parameters_in_a_manifest_are_refused() {
 #[test]
 fn bloom_filters_of_two_lengths_in_one_domain_are_refused() {
     // Given and family names share the domain `name`; a manifest that
-    // gives their filters two lengths (both files alike) is refused before
-    // any filter is stored by the wrong length.
-    let d = setup();
-    tokenise(&d, "l", LEFT, &["--id-column", "id"]);
-    tokenise(&d, "r", RIGHT, &["--id-column", "id"]);
-    for side in ["l", "r"] {
-        std::fs::copy(
-            d.path(&format!("{side}.csv")),
-            d.path(&format!("b{side}.csv")),
-        )
-        .unwrap();
-        let mut m = json(&d.read(&format!("{side}.csv.manifest.json")));
+    // gives their filters two lengths is refused before any filter is
+    // stored by the wrong length.
+    let r = link_with_edited_manifests(|m| {
         let fields = m["schema"]["fields"].as_array_mut().unwrap();
         let mut blooms = fields.iter_mut().filter(|f| f["bloom"].is_object());
         let first = blooms.next().expect("a Bloom field");
@@ -621,20 +621,9 @@ fn bloom_filters_of_two_lengths_in_one_domain_are_refused() {
             "two in one domain"
         );
         first["bloom"]["bits"] = 2048.into();
-        d.write(&format!("b{side}.csv.manifest.json"), m.to_string());
-    }
+    });
     assert_fails(
-        &d.run(&[
-            "link",
-            "--method",
-            "probabilistic",
-            "--left",
-            "bl.csv",
-            "--right",
-            "br.csv",
-            "--output",
-            "x.csv",
-        ]),
+        &r,
         &[
             "bl.csv",
             "Bloom filters, but its domain's other filters have",

@@ -1270,68 +1270,57 @@ fn parse_slice(
     id_index: usize,
     plan: &[Planned],
 ) -> Result<Slice, BadLine> {
-    let parsed = parse_slice_with(bytes, plain, widths, id_index, plan);
-    match parsed {
+    let once = |widths: &[usize]| -> Result<Slice, BadLine> {
+        let width = widths.len();
+        let (recs, lines) = Flat::parse(bytes, plain, widths)?;
+        let mut id_bytes = Vec::with_capacity(recs.len() * 16);
+        let mut id_ends = Vec::with_capacity(recs.len());
+        for r in 0..recs.len() {
+            if recs.fields(r) != width {
+                return Err(BadLine {
+                    line: recs.line(r),
+                    message: format!("has {} fields but the header has {width}", recs.fields(r)),
+                });
+            }
+            id_bytes.extend_from_slice(recs.field(r, id_index));
+            id_ends.push(id_bytes.len() as u32);
+        }
+        // Ids are written back out as text: checked as UTF-8 once for the
+        // whole slice, and record by record only to say which one is not.
+        if std::str::from_utf8(&id_bytes).is_err() {
+            let mut start = 0;
+            for (r, &end) in id_ends.iter().enumerate() {
+                if std::str::from_utf8(&id_bytes[start..end as usize]).is_err() {
+                    return Err(BadLine {
+                        line: recs.line(r),
+                        message: "its id is not valid UTF-8: re-export the file as UTF-8".into(),
+                    });
+                }
+                start = end as usize;
+            }
+        }
+        let decoded = plan
+            .iter()
+            .map(|(ci, name, how, _)| decode_column(&recs, *ci, name, *how))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Slice {
+            rows: recs.len() as u64,
+            lines,
+            id_bytes,
+            id_ends,
+            decoded,
+        })
+    };
+    match once(widths) {
         // Stepping over a fixed-width field of a bad file can join two of
         // its lines (the file is refused either way): the slice is read
         // again field by field, so that the error names the line and the
         // fault a search finds.
         Err(e) if widths.iter().any(|&w| w > 0) => {
-            let searched = vec![0; widths.len()];
-            Err(parse_slice_with(bytes, plain, &searched, id_index, plan)
-                .err()
-                .unwrap_or(e))
+            Err(once(&vec![0; widths.len()]).err().unwrap_or(e))
         }
         parsed => parsed,
     }
-}
-
-fn parse_slice_with(
-    bytes: &[u8],
-    plain: bool,
-    widths: &[usize],
-    id_index: usize,
-    plan: &[Planned],
-) -> Result<Slice, BadLine> {
-    let width = widths.len();
-    let (recs, lines) = Flat::parse(bytes, plain, widths)?;
-    let mut id_bytes = Vec::with_capacity(recs.len() * 16);
-    let mut id_ends = Vec::with_capacity(recs.len());
-    for r in 0..recs.len() {
-        if recs.fields(r) != width {
-            return Err(BadLine {
-                line: recs.line(r),
-                message: format!("has {} fields but the header has {width}", recs.fields(r)),
-            });
-        }
-        id_bytes.extend_from_slice(recs.field(r, id_index));
-        id_ends.push(id_bytes.len() as u32);
-    }
-    // Ids are written back out as text: checked as UTF-8 once for the
-    // whole slice, and record by record only to say which one is not.
-    if std::str::from_utf8(&id_bytes).is_err() {
-        let mut start = 0;
-        for (r, &end) in id_ends.iter().enumerate() {
-            if std::str::from_utf8(&id_bytes[start..end as usize]).is_err() {
-                return Err(BadLine {
-                    line: recs.line(r),
-                    message: "its id is not valid UTF-8: re-export the file as UTF-8".into(),
-                });
-            }
-            start = end as usize;
-        }
-    }
-    let decoded = plan
-        .iter()
-        .map(|(ci, name, how, _)| decode_column(&recs, *ci, name, *how))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Slice {
-        rows: recs.len() as u64,
-        lines,
-        id_bytes,
-        id_ends,
-        decoded,
-    })
 }
 
 enum Decoded {
@@ -1359,11 +1348,10 @@ impl Decoded {
             match (&mut first, p) {
                 (Decoded::TokenSets(a), Decoded::TokenSets(b)) => a.extend(b),
                 (
-                    Decoded::Blooms { flat, present, .. },
+                    Decoded::Blooms { flat, present },
                     Decoded::Blooms {
                         flat: f,
                         present: p,
-                        ..
                     },
                 ) => {
                     flat.extend(f);
