@@ -223,52 +223,7 @@ impl BloomKey {
     pub fn encode(&self, normalised: &str, salt: Option<&str>) -> Vec<u64> {
         let p = &self.params;
         let mut words = vec![0u64; p.bits as usize / 64];
-        let mask = p.bits - 1;
-        let salt = salt.unwrap_or("").as_bytes();
-        let pad = if p.padding { p.q as usize - 1 } else { 0 };
-        let mut chars: Vec<char> = Vec::with_capacity(normalised.len() + 2 * pad);
-        chars.extend(std::iter::repeat_n('_', pad));
-        chars.extend(normalised.chars());
-        chars.extend(std::iter::repeat_n('_', pad));
-        let q = p.q as usize;
-        let mut gram = String::with_capacity(16);
-        let windows = if chars.len() >= q {
-            chars.len() + 1 - q
-        } else if chars.is_empty() {
-            0
-        } else {
-            1
-        };
-        for w in 0..windows {
-            gram.clear();
-            gram.extend(&chars[w..(w + q).min(chars.len())]);
-            let compute = || {
-                let mut pos = Positions {
-                    n: 0,
-                    bits: [0; 64],
-                };
-                let mut remaining = p.hashes as usize;
-                let mut j = 0u8;
-                while remaining > 0 {
-                    let h = self.mac.mac_parts(&[&[j], salt, &[0], gram.as_bytes()]);
-                    for c in h.chunks_exact(2).take(remaining.min(16)) {
-                        pos.bits[pos.n as usize] = u16::from_le_bytes([c[0], c[1]]);
-                        pos.n += 1;
-                    }
-                    remaining = remaining.saturating_sub(16);
-                    j += 1;
-                }
-                pos
-            };
-            let pos = match crate::memo::key(self.id, &[salt, &[0], gram.as_bytes()]) {
-                Some(k) => crate::memo::get_or(&MEMO, k, compute),
-                None => compute(),
-            };
-            for &b in &pos.bits[..pos.n as usize] {
-                let bit = u32::from(b) & mask;
-                words[(bit / 64) as usize] |= 1u64 << (bit % 64);
-            }
-        }
+        self.set_bits(normalised, salt.unwrap_or(""), &mut words);
         match &self.permutation {
             None => words,
             Some(perm) => {
@@ -290,6 +245,149 @@ impl BloomKey {
             }
         }
     }
+
+    /// Sets the bits of `normalised`'s q-grams in `words`, an unbalanced
+    /// filter of `l` bits (`l / 64` words), leaving the bits already set.
+    /// This is how a record-level filter (a CLK, [`crate::schema::Clk`])
+    /// gathers several fields' q-grams, each field under its own key.
+    ///
+    /// # Panics
+    /// If `words` is not `l / 64` words long.
+    pub fn set_bits(&self, normalised: &str, salt: &str, words: &mut [u64]) {
+        let p = &self.params;
+        assert_eq!(words.len(), p.bits as usize / 64, "filter length");
+        if salt.is_empty() && self.set_bits_ascii(normalised.as_bytes(), words) {
+            return;
+        }
+        self.set_bits_memo(normalised, salt, words);
+    }
+
+    /// [`BloomKey::set_bits`] for any value: q-grams of characters, each
+    /// q-gram's positions memoised by value.
+    fn set_bits_memo(&self, normalised: &str, salt: &str, words: &mut [u64]) {
+        let p = &self.params;
+        let mask = p.bits - 1;
+        let salt = salt.as_bytes();
+        let pad = if p.padding { p.q as usize - 1 } else { 0 };
+        let mut chars: Vec<char> = Vec::with_capacity(normalised.len() + 2 * pad);
+        chars.extend(std::iter::repeat_n('_', pad));
+        chars.extend(normalised.chars());
+        chars.extend(std::iter::repeat_n('_', pad));
+        let q = p.q as usize;
+        let mut gram = String::with_capacity(16);
+        let windows = if chars.len() >= q {
+            chars.len() + 1 - q
+        } else if chars.is_empty() {
+            0
+        } else {
+            1
+        };
+        for w in 0..windows {
+            gram.clear();
+            gram.extend(&chars[w..(w + q).min(chars.len())]);
+            let compute = || {
+                let mut pos = Positions {
+                    n: p.hashes as u8,
+                    bits: [0; 64],
+                };
+                self.positions(salt, gram.as_bytes(), &mut pos.bits[..p.hashes as usize]);
+                pos
+            };
+            let pos = match crate::memo::key(self.id, &[salt, &[0], gram.as_bytes()]) {
+                Some(k) => crate::memo::get_or(&MEMO, k, compute),
+                None => compute(),
+            };
+            for &b in &pos.bits[..pos.n as usize] {
+                let bit = u32::from(b) & mask;
+                words[(bit / 64) as usize] |= 1u64 << (bit % 64);
+            }
+        }
+    }
+
+    /// The `k` raw bit positions of one salted q-gram: `out.len()` values,
+    /// sixteen from each HMAC output (the derivation in the module docs).
+    fn positions(&self, salt: &[u8], gram: &[u8], out: &mut [u16]) {
+        for (j, chunk) in out.chunks_mut(16).enumerate() {
+            let h = self.mac.mac_parts(&[&[j as u8], salt, &[0], gram]);
+            for (o, c) in chunk.iter_mut().zip(h.chunks_exact(2)) {
+                *o = u16::from_le_bytes([c[0], c[1]]);
+            }
+        }
+    }
+
+    /// [`BloomKey::set_bits`] for an unsalted value of printable ASCII with
+    /// `q` at most 2 (names, dates, postcodes): each q-gram's positions are
+    /// looked up in a per-thread table indexed by its bytes, filled as
+    /// q-grams are first seen, instead of a hash map of cloned position
+    /// lists. `false`, with `words` untouched, for anything else.
+    fn set_bits_ascii(&self, value: &[u8], words: &mut [u64]) -> bool {
+        let p = &self.params;
+        let (q, k) = (p.q as usize, p.hashes as usize);
+        let pad = if p.padding { q - 1 } else { 0 };
+        let n = value.len() + 2 * pad;
+        let printable = |b: &u8| (ASCII_FIRST..=ASCII_LAST).contains(b);
+        if q > 2 || n < q || n > 256 || !value.iter().all(printable) {
+            return false;
+        }
+        let mut seq = [b'_'; 256];
+        seq[pad..pad + value.len()].copy_from_slice(value);
+        let seq = &seq[..n];
+        let mask = p.bits - 1;
+        TABLES.with(|t| {
+            let mut t = t.borrow_mut();
+            let table = match t.iter().position(|x| x.key == self.id) {
+                Some(i) => &mut t[i],
+                None => {
+                    if t.len() >= MAX_TABLES {
+                        t.remove(0);
+                    }
+                    let entries = ASCII_SPAN.pow(q as u32);
+                    t.push(AsciiTable {
+                        key: self.id,
+                        filled: vec![0; entries.div_ceil(64)],
+                        positions: vec![0; entries * k],
+                    });
+                    t.last_mut().expect("pushed")
+                }
+            };
+            for gram in seq.windows(q) {
+                let i = gram
+                    .iter()
+                    .fold(0, |i, &b| i * ASCII_SPAN + usize::from(b - ASCII_FIRST));
+                let at = &mut table.positions[i * k..(i + 1) * k];
+                if table.filled[i / 64] >> (i % 64) & 1 == 0 {
+                    self.positions(&[], gram, at);
+                    table.filled[i / 64] |= 1 << (i % 64);
+                }
+                for &b in &*at {
+                    let bit = u32::from(b) & mask;
+                    words[(bit / 64) as usize] |= 1u64 << (bit % 64);
+                }
+            }
+        });
+        true
+    }
+}
+
+/// The printable ASCII range that [`BloomKey::set_bits`]'s tables cover.
+const ASCII_FIRST: u8 = 0x20;
+const ASCII_LAST: u8 = 0x7e;
+const ASCII_SPAN: usize = (ASCII_LAST - ASCII_FIRST + 1) as usize;
+/// Tables kept per thread (one per Bloom key in use); the oldest goes
+/// first.
+const MAX_TABLES: usize = 32;
+
+/// One key's positions of every printable-ASCII q-gram, as far as seen.
+struct AsciiTable {
+    key: u64,
+    /// One bit per q-gram: its positions are in.
+    filled: Vec<u64>,
+    /// `k` raw positions per q-gram, by the q-gram's index.
+    positions: Vec<u16>,
+}
+
+thread_local! {
+    static TABLES: std::cell::RefCell<Vec<AsciiTable>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The Dice coefficient `2|A ∩ B| / (|A| + |B|)` of two filters of equal
@@ -449,6 +547,30 @@ mod tests {
             to_base64(&k.encode("SMITH", Some("1980"))),
             "ABACQDEIAAgAQAAAgAQAKMJoABAAACBQAACQIAAAAAAARAEAhSAJACEAGABACABAEAQAABAQAEAAABGAABAgAIEACEAABIAAAkIQACAGAIACgIkAgEEGAAAACAEEFxADAApQgAgQgAIIAABEgAJAAAAEAAQQGAIgBAQAAAAAAJA="
         );
+    }
+
+    proptest::proptest! {
+        /// The per-thread tables give every value the bits the memoised
+        /// path gives it, for every q, k and padding, on printable ASCII
+        /// (the tables' range) and on anything else (which falls back).
+        #[test]
+        fn table_path_sets_the_memo_paths_bits(
+            v in "([ -~]{0,12}|.{0,6})",
+            q in 1u32..=4,
+            k in 1u32..=40,
+            padding in proptest::bool::ANY,
+            bits in proptest::sample::select(vec![64u32, 1024, 2048]),
+        ) {
+            let params = BloomParams { bits, hashes: k, q, padding, ..BloomParams::default() };
+            let key = key(3, params);
+            let mut fast = vec![0u64; bits as usize / 64];
+            key.set_bits(&v, "", &mut fast);
+            // Twice: the second time from filled table entries.
+            key.set_bits(&v, "", &mut fast);
+            let mut memo = vec![0u64; bits as usize / 64];
+            key.set_bits_memo(&v, "", &mut memo);
+            proptest::prop_assert_eq!(fast, memo);
+        }
     }
 
     #[test]
