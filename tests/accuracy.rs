@@ -378,3 +378,109 @@ equal = ["born_year"]
     ]);
     assert_fails(&r, &["street_bloom", "Bloom"]);
 }
+
+/// A record-level Bloom filter (CLK) of the names, with the date of birth,
+/// sex and postcode district as tokens: linking NHS to DWP with the example
+/// schema and model finds the true pairs, and a right file whose CLK was
+/// built with other parameters is refused.
+#[test]
+fn clk_of_names_links_nhs_to_dwp() {
+    let d = Dir::new();
+    d.key("k.key", TEST_KEY_HEX);
+    let r = d.run(&["synth", "--people", "2000", "--seed", "5", "--out", "raw"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let examples = format!("{}/examples", env!("CARGO_MANIFEST_DIR"));
+    let nhs_schema =
+        std::fs::read_to_string(format!("{examples}/schemas/nhs_patients_clk.toml")).unwrap();
+    d.write("nhs.toml", &nhs_schema);
+    d.write(
+        "dwp.toml",
+        nhs_schema.replace("id_column = \"patient_id\"", "id_column = \"claim_id\""),
+    );
+    // The same, but the family name sets 10 bits a bigram, not 20.
+    d.write(
+        "dwp10.toml",
+        nhs_schema
+            .replace("id_column = \"patient_id\"", "id_column = \"claim_id\"")
+            .replace(
+                "[[clk.field]]\ncolumn = \"family_name\"",
+                "[[clk.field]]\ncolumn = \"family_name\"\nhashes = 10",
+            ),
+    );
+    for (input, output, schema) in [
+        ("nhs_patients", "nhs_patients.csv", "nhs.toml"),
+        ("dwp_claims", "dwp_claims.csv", "dwp.toml"),
+        ("dwp_claims", "dwp10.csv", "dwp10.toml"),
+    ] {
+        let r = d.run(&[
+            "tokenise",
+            "--key-file",
+            "k.key",
+            "--input",
+            &format!("raw/{input}.csv"),
+            "--output",
+            output,
+            "--schema",
+            schema,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let (h, _) = csv_rows(&d.read("nhs_patients.csv"));
+    assert!(h.contains(&"clk".to_string()), "{h:?}");
+    assert!(
+        !h.iter()
+            .any(|c| c.starts_with("given_name_") && c != "given_name_status"),
+        "{h:?}"
+    );
+    let model = format!("{examples}/models/clk_names.toml");
+    let link = |right: &str, out: &str| {
+        d.run(&[
+            "link",
+            "--method",
+            "probabilistic",
+            "--left",
+            "nhs_patients.csv",
+            "--right",
+            right,
+            "--output",
+            out,
+            "--model",
+            &model,
+        ])
+    };
+    let r = link("dwp_claims.csv", "links.csv");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, rows) = csv_rows(&d.read("raw/truth.csv"));
+    let w = World {
+        truth: rows
+            .into_iter()
+            .map(|r| ((r[0].clone(), r[1].clone()), r[2].clone()))
+            .collect(),
+        d,
+    };
+    let s = score(&w, "links.csv", "nhs_patients", "dwp_claims", true);
+    assert!(
+        s.f1 >= 0.98,
+        "CLK F1 {} (precision {}, recall {})",
+        s.f1,
+        s.precision,
+        s.recall
+    );
+    let r = w.d.run(&[
+        "link",
+        "--method",
+        "probabilistic",
+        "--left",
+        "nhs_patients.csv",
+        "--right",
+        "dwp10.csv",
+        "--output",
+        "x.csv",
+        "--model",
+        &model,
+    ]);
+    assert_fails(
+        &r,
+        &["clk", "Bloom filter parameters differ", "\"hashes\":10"],
+    );
+}

@@ -193,6 +193,24 @@ struct FieldEncoder {
     tables: Vec<Option<Table>>,
     bloom: Option<BloomKey>,
     salt: Option<(usize, Option<Encoding>)>,
+    /// The key of this field's part of the record-level filter.
+    clk: Option<BloomKey>,
+}
+
+/// Per-record scratch of the record-level filter: the filter, one field's
+/// part of it, and the filter's bytes.
+#[derive(Default)]
+struct ClkScratch {
+    words: Vec<u64>,
+    field: Vec<u64>,
+    bytes: Vec<u8>,
+}
+
+/// A field's part of the record-level filter being built: the record's
+/// filter, and scratch for the field's own bits.
+struct ClkPart<'a> {
+    words: &'a mut [u64],
+    field: &'a mut Vec<u64>,
 }
 
 /// Hex tokens of the numbers `first..first + hex.len()`.
@@ -261,6 +279,10 @@ struct Rendering {
     key_len: u32,
     status: Status,
     data: Box<[u8]>,
+    /// For a field of the record-level filter, the bits its value sets
+    /// there (empty when it sets none), so that a repeated name costs one
+    /// OR of a few words rather than one lookup per q-gram.
+    clk: Box<[u64]>,
 }
 
 impl Rendering {
@@ -270,6 +292,18 @@ impl Rendering {
     fn cells(&self) -> &[u8] {
         &self.data[self.key_len as usize..]
     }
+}
+
+/// Copies a cached field's cells to `out`, and ORs its bits into the
+/// record-level filter.
+fn cache_hit(r: &Rendering, out: &mut Vec<u8>, clk: Option<&mut ClkPart<'_>>) -> Status {
+    out.extend_from_slice(r.cells());
+    if let Some(c) = clk {
+        for (w, &b) in c.words.iter_mut().zip(&*r.clk) {
+            *w |= b;
+        }
+    }
+    r.status
 }
 
 fn rendering_hash(key: &[u8]) -> u64 {
@@ -297,12 +331,16 @@ const MIN_HIT_RATE: f64 = 0.3;
 
 thread_local! {
     static CACHES: RefCell<Caches> = const { RefCell::new(Caches { encoder: 0, fields: Vec::new(), scratch: Vec::new() }) };
+    static CLK_SCRATCH: RefCell<ClkScratch> = RefCell::new(ClkScratch::default());
+    static BASE64_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A schema compiled with a secret's subkeys.
 pub struct Encoder {
     schema: Schema,
     fields: Vec<FieldEncoder>,
+    /// The record-level filter's length in words, when the schema has one.
+    clk: Option<usize>,
     fingerprint: Fingerprint,
     today: Date,
     id: u64,
@@ -381,11 +419,34 @@ impl Encoder {
                 tables,
                 bloom,
                 salt,
+                clk: None,
             });
         }
+        let clk = match &schema.clk {
+            None => None,
+            Some(c) => {
+                for cf in &c.fields {
+                    let fi = fields
+                        .iter()
+                        .position(|f| f.field.column == cf.column)
+                        .ok_or_else(|| {
+                            SchemaError::Clk(format!(
+                                "[clk] field {:?} is not an identifier field of the schema",
+                                cf.column
+                            ))
+                        })?;
+                    let key = BloomKey::for_clk(secret, &cf.domain(), cf.params(c.bits)).map_err(
+                        |e| SchemaError::Clk(format!("[clk] field {:?}: {}", cf.column, e.0)),
+                    )?;
+                    fields[fi].clk = Some(key);
+                }
+                Some(c.words())
+            }
+        };
         Ok(Encoder {
             schema,
             fields,
+            clk,
             fingerprint: secret.fingerprint(),
             today: Date::today(),
             id: NEXT_ENCODER_ID.fetch_add(1, Ordering::Relaxed),
@@ -439,10 +500,22 @@ impl Encoder {
     }
 
     /// Renders field `fi` of a record into `out` (cells separated by commas,
-    /// ending with the status), returning the status.
-    fn render_field(&self, fi: usize, raw: &str, salt: Option<&str>, out: &mut Vec<u8>) -> Status {
+    /// ending with the status), returning the status; sets the bits of a
+    /// valid value's q-grams in `clk_words` when given (the field's key of
+    /// the record-level filter is `fe.clk`).
+    fn render_field(
+        &self,
+        fi: usize,
+        raw: &str,
+        salt: Option<&str>,
+        out: &mut Vec<u8>,
+        clk_words: Option<&mut [u64]>,
+    ) -> Status {
         let fe = &self.fields[fi];
         let n = normalise(fe.field.kind, raw, &fe.formats, self.today);
+        if let (Some(words), Some(key), Ok(n)) = (clk_words, &fe.clk, &n) {
+            key.set_bits(&n.as_value(), "", words);
+        }
         let statuses = fe.field.kind.statuses();
         for (i, &e) in fe.field.encodings.iter().enumerate() {
             if i > 0 {
@@ -459,7 +532,9 @@ impl Encoder {
                     }
                     let b = fe.bloom.as_ref().expect("bloom key");
                     let f = b.encode(&n.as_value(), salt);
-                    out.extend_from_slice(crate::bloom::to_base64(&f).as_bytes());
+                    BASE64_SCRATCH.with(|s| {
+                        crate::bloom::append_base64(&f, &mut s.borrow_mut(), out);
+                    });
                 }
                 Encoding::AgeBand => {
                     if let Normalised::Date(d) = n {
@@ -530,7 +605,9 @@ impl Encoder {
                 }
             }
         }
-        out.push(b',');
+        if !fe.field.encodings.is_empty() {
+            out.push(b',');
+        }
         let status = match n {
             Ok(_) => 0,
             Err(s) => s,
@@ -540,109 +617,162 @@ impl Encoder {
     }
 
     /// Appends the encoded fields of one record (without the id and kept
-    /// columns) to `out`, and the status of each field to `statuses`.
-    /// `raws[i]` is the raw text of field `i`'s input column.
+    /// columns), and its record-level filter when the schema has one, to
+    /// `out`, and the status of each field to `statuses`. `raws[i]` is the
+    /// raw text of field `i`'s input column.
     pub(crate) fn encode_fields_into(
         &self,
         raws: &[&str],
         out: &mut Vec<u8>,
         statuses: &mut Vec<Status>,
     ) {
+        // Taken out of the thread-local, so that nothing below borrows it.
+        let mut clk = self.clk.map(|words| {
+            let mut c = CLK_SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+            c.words.clear();
+            c.words.resize(words, 0);
+            c
+        });
         for fi in 0..self.fields.len() {
             if fi > 0 {
                 out.push(b',');
             }
-            let salt = if self.fields[fi].salt.is_some() {
-                self.salt_value(fi, raws)
-            } else {
-                None
+            let part = match (&mut clk, &self.fields[fi].clk) {
+                (Some(c), Some(_)) => Some(ClkPart {
+                    words: &mut c.words,
+                    field: &mut c.field,
+                }),
+                _ => None,
             };
-            let value = raws[fi];
-            let cacheable = self.cache
-                && !matches!(
-                    self.fields[fi].field.kind,
-                    Kind::NhsNumber | Kind::Identifier
-                );
-            if !cacheable {
-                statuses.push(self.render_field(fi, value, salt.as_deref(), out));
-                continue;
-            }
-            let status = CACHES.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.encoder != self.id {
-                    c.encoder = self.id;
-                    c.fields.clear();
-                }
-                if c.fields.len() < self.fields.len() {
-                    c.fields.resize_with(self.fields.len(), FieldCache::default);
-                }
-                let Caches {
-                    fields, scratch, ..
-                } = &mut *c;
-                let cache = &mut fields[fi];
-                if cache.off {
-                    return self.render_field(fi, value, salt.as_deref(), out);
-                }
-                // The key is the value itself, or with its salt after 0xff
-                // (never in UTF-8, so (value, salt) is unambiguous); it is
-                // copied only when inserted.
-                let key: &[u8] = match &salt {
-                    None => value.as_bytes(),
-                    Some(s) => {
-                        scratch.clear();
-                        scratch.extend_from_slice(value.as_bytes());
-                        scratch.push(0xff);
-                        scratch.extend_from_slice(s.as_bytes());
-                        scratch
-                    }
-                };
-                cache.lookups += 1;
-                let hash = rendering_hash(key);
-                let same = |r: &Rendering| r.hash == hash && r.key() == key;
-                if let Some(r) = cache.map.find(hash, same) {
-                    cache.hits += 1;
-                    out.extend_from_slice(r.cells());
-                    return r.status;
-                }
-                // A hit in the previous generation moves to the current.
-                if let Ok(found) = cache.old.find_entry(hash, same) {
-                    let (r, _) = found.remove();
-                    cache.hits += 1;
-                    out.extend_from_slice(r.cells());
-                    let status = r.status;
-                    cache.map.insert_unique(hash, r, |r| r.hash);
-                    return status;
-                }
-                let start = out.len();
-                let status = self.render_field(fi, value, salt.as_deref(), out);
-                if cache.lookups >= PROBE_LOOKUPS
-                    && (cache.hits as f64) < MIN_HIT_RATE * cache.lookups as f64
-                {
-                    cache.off = true;
-                    cache.map = Rendered::new();
-                    cache.old = Rendered::new();
-                    return status;
-                }
-                if cache.map.len() >= CACHE_LIMIT {
-                    // The full generation becomes the old one; what is
-                    // still looked up moves back (above), the rest goes
-                    // when this happens again.
-                    cache.old = std::mem::replace(&mut cache.map, Rendered::new());
-                }
-                let mut data = Vec::with_capacity(key.len() + out.len() - start);
-                data.extend_from_slice(key);
-                data.extend_from_slice(&out[start..]);
-                let r = Rendering {
-                    hash,
-                    key_len: key.len() as u32,
-                    status,
-                    data: data.into_boxed_slice(),
-                };
-                cache.map.insert_unique(hash, r, |r| r.hash);
-                status
-            });
-            statuses.push(status);
+            statuses.push(self.encode_field(fi, raws, out, part));
         }
+        if let Some(mut c) = clk {
+            out.push(b',');
+            if c.words.iter().any(|&w| w != 0) {
+                crate::bloom::append_base64(&c.words, &mut c.bytes, out);
+            }
+            CLK_SCRATCH.with(|s| *s.borrow_mut() = c);
+        }
+    }
+
+    /// Appends field `fi`'s cells and status to `out`, from the per-thread
+    /// cache when the raw value was seen, and returns the status; with
+    /// `clk`, also sets the value's bits in the record-level filter.
+    fn encode_field(
+        &self,
+        fi: usize,
+        raws: &[&str],
+        out: &mut Vec<u8>,
+        mut clk: Option<ClkPart<'_>>,
+    ) -> Status {
+        let salt = if self.fields[fi].salt.is_some() {
+            self.salt_value(fi, raws)
+        } else {
+            None
+        };
+        let value = raws[fi];
+        let cacheable = self.cache
+            && !matches!(
+                self.fields[fi].field.kind,
+                Kind::NhsNumber | Kind::Identifier
+            );
+        if !cacheable {
+            let words = clk.map(|c| c.words);
+            return self.render_field(fi, value, salt.as_deref(), out, words);
+        }
+        CACHES.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.encoder != self.id {
+                c.encoder = self.id;
+                c.fields.clear();
+            }
+            if c.fields.len() < self.fields.len() {
+                c.fields.resize_with(self.fields.len(), FieldCache::default);
+            }
+            let Caches {
+                fields, scratch, ..
+            } = &mut *c;
+            let cache = &mut fields[fi];
+            if cache.off {
+                let words = clk.map(|c| c.words);
+                return self.render_field(fi, value, salt.as_deref(), out, words);
+            }
+            // The key is the value itself, or with its salt after 0xff
+            // (never in UTF-8, so (value, salt) is unambiguous); it is
+            // copied only when inserted.
+            let key: &[u8] = match &salt {
+                None => value.as_bytes(),
+                Some(s) => {
+                    scratch.clear();
+                    scratch.extend_from_slice(value.as_bytes());
+                    scratch.push(0xff);
+                    scratch.extend_from_slice(s.as_bytes());
+                    scratch
+                }
+            };
+            cache.lookups += 1;
+            let hash = rendering_hash(key);
+            let same = |r: &Rendering| r.hash == hash && r.key() == key;
+            if let Some(r) = cache.map.find(hash, same) {
+                cache.hits += 1;
+                return cache_hit(r, out, clk.as_mut());
+            }
+            // A hit in the previous generation moves to the current.
+            if let Ok(found) = cache.old.find_entry(hash, same) {
+                let (r, _) = found.remove();
+                cache.hits += 1;
+                let status = cache_hit(&r, out, clk.as_mut());
+                cache.map.insert_unique(hash, r, |r| r.hash);
+                return status;
+            }
+            let start = out.len();
+            // The field's own bits, kept with its cells and ORed in.
+            let field_words = clk.as_mut().map(|c| {
+                c.field.clear();
+                c.field.resize(c.words.len(), 0);
+                &mut c.field[..]
+            });
+            let status = self.render_field(fi, value, salt.as_deref(), out, field_words);
+            let bits: Box<[u64]> = match &mut clk {
+                Some(c) => {
+                    for (w, &b) in c.words.iter_mut().zip(c.field.iter()) {
+                        *w |= b;
+                    }
+                    if c.field.iter().any(|&w| w != 0) {
+                        c.field.as_slice().into()
+                    } else {
+                        Box::default()
+                    }
+                }
+                None => Box::default(),
+            };
+            if cache.lookups >= PROBE_LOOKUPS
+                && (cache.hits as f64) < MIN_HIT_RATE * cache.lookups as f64
+            {
+                cache.off = true;
+                cache.map = Rendered::new();
+                cache.old = Rendered::new();
+                return status;
+            }
+            if cache.map.len() >= CACHE_LIMIT {
+                // The full generation becomes the old one; what is
+                // still looked up moves back (above), the rest goes
+                // when this happens again.
+                cache.old = std::mem::replace(&mut cache.map, Rendered::new());
+            }
+            let mut data = Vec::with_capacity(key.len() + out.len() - start);
+            data.extend_from_slice(key);
+            data.extend_from_slice(&out[start..]);
+            let r = Rendering {
+                hash,
+                key_len: key.len() as u32,
+                status,
+                data: data.into_boxed_slice(),
+                clk: bits,
+            };
+            cache.map.insert_unique(hash, r, |r| r.hash);
+            status
+        })
     }
 
     /// Encodes one record given as the values of the input columns named by
@@ -836,6 +966,145 @@ mod tests {
                 ["2", "", "JOHN", "SMITH", "", "1", "LS2 9JT"],
             ] {
                 assert_eq!(a.encode_record(&rec), b.encode_record(&rec));
+            }
+        }
+    }
+
+    /// A schema with a record-level filter of given name, family name and
+    /// date of birth (`k = 10` for the date), the given name also with its
+    /// own filter, the others with no encodings of their own.
+    const CLK_SCHEMA: &str = r#"
+id_column = "id"
+[[field]]
+column = "given_name"
+kind = "name"
+encodings = ["bloom"]
+[[field]]
+column = "family_name"
+kind = "name"
+encodings = []
+[[field]]
+column = "date_of_birth"
+kind = "date"
+encodings = []
+[clk]
+[[clk.field]]
+column = "given_name"
+[[clk.field]]
+column = "family_name"
+[[clk.field]]
+column = "date_of_birth"
+hashes = 10
+"#;
+
+    fn clk_encoders() -> (Encoder, Encoder) {
+        let header = ["id", "given_name", "family_name", "date_of_birth"];
+        let s = SchemaSpec::from_toml(CLK_SCHEMA)
+            .unwrap()
+            .resolve(&header)
+            .unwrap();
+        let today = Date::new(2026, 1, 1).unwrap();
+        let cached = Encoder::new(&secret(), s.clone())
+            .unwrap()
+            .with_today(today);
+        let uncached = Encoder::new(&secret(), s)
+            .unwrap()
+            .with_today(today)
+            .without_cache();
+        (cached, uncached)
+    }
+
+    /// Known answers reproduced independently with Python's `hmac` (the
+    /// script is in SECURITY.md, section 8.2): secret 00..1f, `l = 1024`,
+    /// `JOHN` / `SMITH` / 1980-03-05 under domains `given_name`,
+    /// `family_name`, `date_of_birth`; and with the family name missing,
+    /// which leaves only the other two fields' bits; and an empty cell when
+    /// no field is valid.
+    #[test]
+    fn clk_known_answers() {
+        let (enc, _) = clk_encoders();
+        assert_eq!(
+            enc.schema().output_columns(),
+            [
+                "id",
+                "given_name_bloom",
+                "given_name_status",
+                "family_name_status",
+                "date_of_birth_status",
+                "clk"
+            ]
+        );
+        let row = enc.encode_record(&["1", "John", "Smith", "05/03/1980"]);
+        assert_eq!(
+            cell(&enc, &row, "clk"),
+            "DiCA5wggkABBSkAXkhwADjClwIB4EgoYAUKZFgEySAQAIZQlnEAYICxQIAjgYQ+AnEAWggSgAA4CglAEIDFABAEggwAIBAQCiQmwLBagZaAIAPEYIgqAwi3CmAOSxIQTHBjAFgxAABCCHg1ToKEQABMLIAo0JBCABYI6LXAACJQ="
+        );
+        let f = crate::bloom::from_base64(cell(&enc, &row, "clk").as_bytes()).unwrap();
+        assert_eq!(crate::bloom::ones(&f), 270);
+        let row = enc.encode_record(&["2", "JOHN", "", "1980-03-05"]);
+        assert_eq!(cell(&enc, &row, "family_name_status"), "missing");
+        assert_eq!(
+            cell(&enc, &row, "clk"),
+            "CiAAhwggkAABSEAXghgADBAlQIBYAgAIAQKQFAEySAAAIZQlHEAIAABAIAjgIAeAiEAUAgAAAA4AgkAEIDFABAEAgQAIBAACCQgQLBKAJaAIANAYIAiAAinCmAKSxIASGBBAAggAABCAEggRoAEQABELAAg0JBCAAAA4LVAACIA="
+        );
+        let row = enc.encode_record(&["3", "", "", "31/04/1980"]);
+        assert_eq!(cell(&enc, &row, "date_of_birth_status"), "impossible_date");
+        assert_eq!(cell(&enc, &row, "clk"), "");
+    }
+
+    /// The CLK's keys are not the fields' own Bloom keys: the given name's
+    /// filter shares no more bits with its part of the CLK than chance.
+    #[test]
+    fn clk_keys_are_not_field_keys() {
+        let (enc, _) = clk_encoders();
+        let row = enc.encode_record(&["1", "JOHN", "", ""]);
+        let own =
+            crate::bloom::from_base64(cell(&enc, &row, "given_name_bloom").as_bytes()).unwrap();
+        let clk = crate::bloom::from_base64(cell(&enc, &row, "clk").as_bytes()).unwrap();
+        assert_eq!(own.len(), clk.len());
+        assert!(
+            crate::bloom::dice(&own, &clk) < 0.3,
+            "{}",
+            crate::bloom::dice(&own, &clk)
+        );
+    }
+
+    proptest! {
+        /// The record-level filter is the OR of each field's bits under its
+        /// CLK key, whatever the field cache holds: with the cache and
+        /// without it, each record twice (the second time from the cache).
+        #[test]
+        fn clk_is_the_or_of_its_fields(
+            recs in prop::collection::vec(
+                ("(JOHN|Zoë|O'Brien|[A-Za-z]{1,8}|)", "(SMITH|Ng|[A-Z ]{0,9})", "(1980-03-05|05/03/1980|31/04/1980|19[0-9]{2}-0[1-9]-1[0-9]|)"),
+                1..12,
+            )
+        ) {
+            let (a, b) = clk_encoders();
+            let today = Date::new(2026, 1, 1).unwrap();
+            let spec = SchemaSpec::from_toml(CLK_SCHEMA).unwrap();
+            let keys: Vec<BloomKey> = spec.clk.as_ref().unwrap().fields.iter()
+                .map(|f| BloomKey::for_clk(&secret(), &f.domain(), f.params(1024)).unwrap())
+                .collect();
+            let kinds = [Kind::Name, Kind::Name, Kind::Date];
+            for (g, f, d) in &recs {
+                let rec = ["1", g.as_str(), f.as_str(), d.as_str()];
+                let mut want = vec![0u64; 16];
+                for ((v, kind), key) in rec[1..].iter().zip(kinds).zip(&keys) {
+                    let formats: Vec<DateFormat> = date::DEFAULT_FORMATS
+                        .iter()
+                        .map(|f| DateFormat::parse(f).unwrap())
+                        .collect();
+                    if let Ok(n) = normalise(kind, v, &formats, today) {
+                        key.set_bits(&n.as_value(), "", &mut want);
+                    }
+                }
+                let want = if want.iter().all(|&w| w == 0) { String::new() } else { crate::bloom::to_base64(&want) };
+                for _ in 0..2 {
+                    let ra = a.encode_record(&rec);
+                    prop_assert_eq!(cell(&a, &ra, "clk"), want.as_str());
+                    prop_assert_eq!(&ra, &b.encode_record(&rec));
+                }
             }
         }
     }

@@ -181,6 +181,15 @@ impl Manifest {
                 domain: None,
             });
         }
+        if schema.clk.is_some() {
+            v.push(ColumnInfo {
+                name: crate::schema::CLK_COLUMN.into(),
+                role: "encoding".into(),
+                field: None,
+                encoding: Some("bloom".into()),
+                domain: Some(crate::schema::CLK_DOMAIN.into()),
+            });
+        }
         for k in &schema.keep {
             v.push(ColumnInfo {
                 name: k.clone(),
@@ -191,5 +200,71 @@ impl Manifest {
             });
         }
         v
+    }
+}
+
+/// How a Bloom-filter column was encoded: a field's filter, or the
+/// record-level filter. Two columns are comparable only if these are
+/// equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BloomLayout<'a> {
+    /// A field's own filter.
+    Field(&'a crate::bloom::BloomParams),
+    /// The record-level filter (CLK).
+    Clk(&'a crate::schema::Clk),
+}
+
+impl std::fmt::Display for BloomLayout<'_> {
+    /// The parameters as JSON, as the manifest has them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let json = match self {
+            BloomLayout::Field(p) => serde_json::to_string(p),
+            BloomLayout::Clk(c) => serde_json::to_string(c),
+        };
+        f.write_str(&json.map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl BloomLayout<'_> {
+    /// Checks the parameters (a manifest is untrusted input).
+    ///
+    /// # Errors
+    /// One sentence naming the bad parameter.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            BloomLayout::Field(p) => p.validate().map_err(|e| e.to_string()),
+            BloomLayout::Clk(c) => c.validate(),
+        }
+    }
+
+    /// The encoded filter's length in 64-bit words.
+    pub fn words(&self) -> usize {
+        match self {
+            BloomLayout::Field(p) => p.words(),
+            BloomLayout::Clk(c) => c.words(),
+        }
+    }
+}
+
+impl Manifest {
+    /// The layout of a Bloom-filter column (encoding `bloom`), `None` when
+    /// the manifest does not describe one.
+    pub fn bloom_layout(&self, c: &ColumnInfo) -> Option<BloomLayout<'_>> {
+        if c.encoding.as_deref() != Some("bloom") {
+            return None;
+        }
+        match &c.field {
+            Some(field) => self
+                .schema
+                .fields
+                .iter()
+                .find(|f| &f.column == field)
+                .and_then(|f| f.bloom.as_ref())
+                .map(BloomLayout::Field),
+            None if c.name == crate::schema::CLK_COLUMN => {
+                self.schema.clk.as_ref().map(BloomLayout::Clk)
+            }
+            None => None,
+        }
     }
 }

@@ -21,6 +21,19 @@
 //! formats = ["%Y-%m-%d", "%d/%m/%Y"]
 //! ```
 //!
+//! A schema may also ask for one record-level Bloom filter, a *CLK*
+//! ([`Clk`]), of several fields' q-grams, written as the column `clk`:
+//!
+//! ```toml
+//! [clk]
+//! bits = 1024
+//! [[clk.field]]
+//! column = "given_name"
+//! [[clk.field]]
+//! column = "date_of_birth"
+//! hashes = 10
+//! ```
+//!
 //! Output columns are `{column}_{encoding}` for each encoding, then
 //! `{column}_status`. Each encoding has a comparison *domain* whose subkey
 //! makes its tokens: the field's domain (by default shared by kind: `name`
@@ -288,6 +301,127 @@ pub struct SchemaSpec {
     /// Identifier columns.
     #[serde(rename = "field", default)]
     pub fields: Vec<FieldSpec>,
+    /// A record-level Bloom filter of some of the fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clk: Option<Clk>,
+}
+
+/// The output column of the record-level Bloom filter.
+pub const CLK_COLUMN: &str = "clk";
+
+/// The comparison domain of the record-level Bloom filter (no field of a
+/// schema with a CLK may use it).
+pub const CLK_DOMAIN: &str = "clk";
+
+/// A record-level Bloom filter: a *cryptographic long-term key* (CLK;
+/// Schnell, Bachteler & Reiher 2011), one `bits`-bit filter per record into
+/// which each listed field's q-grams set their bits, each field under its
+/// own key. Two records are compared by the filters' Dice coefficient,
+/// which weighs every field's agreement at once; the filter reveals no
+/// field's value on its own (see SECURITY.md on what it does reveal). A
+/// missing or invalid field contributes nothing; a record with none of its
+/// fields has an empty cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clk {
+    /// Filter length `l` in bits: a power of two from 64 to 65536.
+    #[serde(default = "default_clk_bits")]
+    pub bits: u32,
+    /// The fields, each an identifier field of the schema.
+    #[serde(rename = "field")]
+    pub fields: Vec<ClkField>,
+}
+
+/// One field's part of a [`Clk`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClkField {
+    /// The identifier field (its input column); its normalised value is
+    /// encoded.
+    pub column: String,
+    /// The subkey's domain: `linkwell/v1/clk/{domain}`. Default: the column
+    /// name made a domain name (lowercase, `_` for anything but letters and
+    /// digits), so that files whose columns are named alike are comparable;
+    /// name it to compare with a file that calls the column something else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Bits set per q-gram, `k`: 1 to 64 (default 20). A field with more
+    /// bits weighs more in the Dice coefficient.
+    #[serde(default = "default_clk_hashes")]
+    pub hashes: u32,
+    /// q-gram length: 1 to 4 (default 2).
+    #[serde(default = "default_clk_q")]
+    pub q: u32,
+    /// Pad with `q - 1` `_` characters at each end (default true).
+    #[serde(default = "default_clk_padding")]
+    pub padding: bool,
+}
+
+fn default_clk_bits() -> u32 {
+    1024
+}
+fn default_clk_hashes() -> u32 {
+    BloomParams::default().hashes
+}
+fn default_clk_q() -> u32 {
+    BloomParams::default().q
+}
+fn default_clk_padding() -> bool {
+    true
+}
+
+impl ClkField {
+    /// The Bloom parameters of this field's part of a `bits`-bit CLK.
+    pub fn params(&self, bits: u32) -> BloomParams {
+        BloomParams {
+            bits,
+            hashes: self.hashes,
+            q: self.q,
+            padding: self.padding,
+            balanced: false,
+            salt: None,
+        }
+    }
+
+    /// The domain, resolved.
+    pub fn domain(&self) -> String {
+        self.domain
+            .clone()
+            .unwrap_or_else(|| sanitise_name(&self.column))
+    }
+}
+
+impl Clk {
+    /// Checks the parameters (not the columns; [`SchemaSpec::resolve`]
+    /// does that): a manifest is untrusted input too.
+    ///
+    /// # Errors
+    /// One sentence naming the bad parameter.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.fields.is_empty() {
+            return Err("the [clk] section lists no fields: add [[clk.field]] entries naming identifier columns".into());
+        }
+        let mut domains = BTreeSet::new();
+        for f in &self.fields {
+            f.params(self.bits)
+                .validate()
+                .map_err(|e| format!("[clk] field {:?}: {}", f.column, e.0))?;
+            let d = f.domain();
+            check_name(&d).map_err(|e| format!("[clk] field {:?}: {e}", f.column))?;
+            if !domains.insert(d.clone()) {
+                return Err(format!(
+                    "[clk] field {:?}: domain {d:?} is used twice; each field of a CLK needs its own domain",
+                    f.column
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The filter length in 64-bit words.
+    pub fn words(&self) -> usize {
+        self.bits as usize / 64
+    }
 }
 
 /// A field with every default filled in and checked.
@@ -348,6 +482,9 @@ pub struct Schema {
     pub fields: Vec<Field>,
     /// Payload columns kept unchanged.
     pub keep: Vec<String>,
+    /// The record-level Bloom filter, with every field's domain resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clk: Option<Clk>,
 }
 
 /// A schema that cannot be used. Each message says what to change.
@@ -399,6 +536,9 @@ pub enum SchemaError {
         /// Why.
         message: String,
     },
+    /// A bad `[clk]` section.
+    #[error("{0}")]
+    Clk(String),
     /// A bad date format.
     #[error("field {column:?}: {error}")]
     DateFormat {
@@ -514,6 +654,7 @@ impl SchemaSpec {
                     bloom: None,
                 })
                 .collect(),
+            clk: None,
         }
     }
 
@@ -661,10 +802,43 @@ impl SchemaSpec {
                 kind: f.kind.name(),
             });
         }
+        let clk = match &self.clk {
+            None => None,
+            Some(c) => {
+                c.validate().map_err(SchemaError::Clk)?;
+                let mut columns = BTreeSet::new();
+                for cf in &c.fields {
+                    if !fields.iter().any(|f| f.column == cf.column) {
+                        return Err(SchemaError::Clk(format!(
+                            "[clk] field {:?} is not an identifier field of the schema: add a [[field]] for it (with `encodings = []` to write only its status)",
+                            cf.column
+                        )));
+                    }
+                    if !columns.insert(cf.column.as_str()) {
+                        return Err(SchemaError::Clk(format!(
+                            "[clk] field {:?} is listed twice",
+                            cf.column
+                        )));
+                    }
+                }
+                if let Some(f) = fields.iter().find(|f| f.domain == CLK_DOMAIN) {
+                    return Err(SchemaError::Clk(format!(
+                        "field {:?} uses the domain {CLK_DOMAIN:?}, which the [clk] filter's column has: give the field another domain",
+                        f.column
+                    )));
+                }
+                let mut c = c.clone();
+                for cf in &mut c.fields {
+                    cf.domain = Some(cf.domain());
+                }
+                Some(c)
+            }
+        };
         let schema = Schema {
             id_column,
             fields,
             keep: self.keep.clone(),
+            clk,
         };
         let mut names = BTreeSet::new();
         for c in schema.output_columns() {
@@ -737,7 +911,7 @@ impl Schema {
     }
 
     /// The output columns, in order: id, each field's encodings and status,
-    /// kept columns.
+    /// the CLK (with a `[clk]` section), kept columns.
     pub fn output_columns(&self) -> Vec<String> {
         let mut v = vec![self.id_column.clone()];
         for f in &self.fields {
@@ -745,6 +919,9 @@ impl Schema {
                 v.push(f.column_of(e));
             }
             v.push(f.status_column());
+        }
+        if self.clk.is_some() {
+            v.push(CLK_COLUMN.into());
         }
         v.extend(self.keep.iter().cloned());
         v
@@ -856,6 +1033,61 @@ formats = ["%d/%m/%Y"]
         let hdr = ["nhs_number", "given_name"];
         let e = SchemaSpec::default_for(&hdr).resolve(&hdr).unwrap_err();
         assert!(matches!(e, SchemaError::IdIsIdentifier { .. }), "{e}");
+    }
+
+    /// A `[clk]` section resolves each field's domain, adds the `clk`
+    /// column before kept columns, and is refused, in one sentence naming
+    /// the problem, for every mistake a user can make in it.
+    #[test]
+    fn clk_sections() {
+        let base = "keep = [\"icb\"]\n[[field]]\ncolumn = \"given_name\"\nkind = \"name\"\nencodings = []\n[[field]]\ncolumn = \"postcode\"\nkind = \"postcode\"\n";
+        let with = |clk: &str| {
+            SchemaSpec::from_toml(&format!("{base}{clk}")).and_then(|s| s.resolve(HEADER))
+        };
+        let s = with("[clk]\n[[clk.field]]\ncolumn = \"given_name\"\n[[clk.field]]\ncolumn = \"postcode\"\ndomain = \"pc\"\nhashes = 5\n").unwrap();
+        let c = s.clk.as_ref().unwrap();
+        assert_eq!(c.bits, 1024);
+        assert_eq!(c.fields[0].domain.as_deref(), Some("given_name"));
+        assert_eq!(
+            (c.fields[0].hashes, c.fields[0].q, c.fields[0].padding),
+            (20, 2, true)
+        );
+        assert_eq!(c.fields[1].domain.as_deref(), Some("pc"));
+        assert_eq!(c.fields[1].hashes, 5);
+        let cols = s.output_columns();
+        assert_eq!(&cols[cols.len() - 2..], ["clk", "icb"]);
+        for (clk, want) in [
+            ("[clk]\nfield = []\n", "lists no fields"),
+            ("[clk]\nbits = 1000\n[[clk.field]]\ncolumn = \"given_name\"\n", "power of two"),
+            ("[clk]\n[[clk.field]]\ncolumn = \"given_name\"\nhashes = 0\n", "hashes = 0"),
+            ("[clk]\n[[clk.field]]\ncolumn = \"given_name\"\nq = 5\n", "q = 5"),
+            ("[clk]\n[[clk.field]]\ncolumn = \"sex\"\n", "not an identifier field"),
+            ("[clk]\n[[clk.field]]\ncolumn = \"given_name\"\n[[clk.field]]\ncolumn = \"given_name\"\ndomain = \"x\"\n", "listed twice"),
+            ("[clk]\n[[clk.field]]\ncolumn = \"given_name\"\n[[clk.field]]\ncolumn = \"postcode\"\ndomain = \"given_name\"\n", "used twice"),
+            ("[clk]\n[[clk.field]]\ncolumn = \"given_name\"\ndomain = \"a/b\"\n", "given_name"),
+        ] {
+            let e = with(clk).unwrap_err();
+            assert!(matches!(e, SchemaError::Clk(_)), "{clk}: {e}");
+            assert!(e.to_string().contains(want), "{clk}: {e}");
+        }
+        let e = with("[clk]\n[[clk.field]]\ncolumn = \"given_name\"\ncolour = 1\n").unwrap_err();
+        assert!(matches!(e, SchemaError::Toml(_)), "{e}");
+        // A field may not take the CLK's domain, nor a kept column its name.
+        let e = SchemaSpec::from_toml("[[field]]\ncolumn = \"given_name\"\nkind = \"name\"\ndomain = \"clk\"\n[clk]\n[[clk.field]]\ncolumn = \"given_name\"\n")
+            .and_then(|s| s.resolve(HEADER))
+            .unwrap_err();
+        assert!(e.to_string().contains("domain \"clk\""), "{e}");
+        let hdr = ["patient_id", "given_name", "clk"];
+        let e = SchemaSpec::from_toml("keep = [\"clk\"]\n[[field]]\ncolumn = \"given_name\"\nkind = \"name\"\n[clk]\n[[clk.field]]\ncolumn = \"given_name\"\n")
+            .and_then(|s| s.resolve(&hdr))
+            .unwrap_err();
+        assert!(
+            matches!(e, SchemaError::Duplicate(ref c) if c == "clk"),
+            "{e}"
+        );
+        // A schema without one serialises as before (manifests unchanged).
+        let s = SchemaSpec::default_for(HEADER).resolve(HEADER).unwrap();
+        assert!(!serde_json::to_string(&s).unwrap().contains("clk"));
     }
 
     #[test]

@@ -673,19 +673,14 @@ pub fn load(
         }
         let how = match (c.role.as_str(), c.encoding.as_deref()) {
             ("encoding", Some("bloom")) => {
-                let field = manifest
-                    .schema
-                    .fields
-                    .iter()
-                    .find(|f| Some(&f.column) == c.field.as_ref());
-                let bloom = field.and_then(|f| f.bloom.as_ref());
+                let layout = manifest.bloom_layout(c);
                 // The manifest is untrusted input too: parameters no
                 // tokenise run can write are refused before they size
                 // anything.
-                if let Some(Err(e)) = bloom.map(|b| b.validate()) {
+                if let Some(Err(e)) = layout.map(|b| b.validate()) {
                     return Err(bad(1, format!("column {}: {e}", c.name)));
                 }
-                let words = bloom.map(|b| b.words()).ok_or_else(|| {
+                let words = layout.map(|b| b.words()).ok_or_else(|| {
                     bad(
                         1,
                         format!("column {} has no Bloom parameters in the manifest", c.name),

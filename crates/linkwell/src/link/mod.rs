@@ -309,17 +309,15 @@ pub fn check_comparable(
         ));
     }
     if is_bloom(l) {
-        let params = |m: &Manifest, c: &crate::manifest::ColumnInfo| {
-            m.schema
-                .fields
-                .iter()
-                .find(|f| Some(&f.column) == c.field.as_ref())
-                .and_then(|f| f.bloom.clone())
+        let (pl, pr) = (left.bloom_layout(l), right.bloom_layout(r));
+        let show = |p: Option<crate::manifest::BloomLayout>| {
+            p.map_or_else(|| "none".to_string(), |p| p.to_string())
         };
-        let (pl, pr) = (params(left, l), params(right, r));
         if pl != pr {
             return Err(incomparable(format!(
-                "their Bloom filter parameters differ ({pl:?} and {pr:?}); re-encode both with the same parameters"
+                "their Bloom filter parameters differ ({} and {}); re-encode both with the same parameters",
+                show(pl),
+                show(pr)
             )));
         }
     }

@@ -29,6 +29,7 @@ pub(crate) fn dataset(cols: &[(&str, Vec<u32>)]) -> Dataset {
         id_column: "id".into(),
         fields: vec![],
         keep: vec![],
+        clk: None,
     };
     Dataset {
         path: "mem".into(),
