@@ -1,4 +1,4 @@
-"""linkwell tokenise (default schema) vs. clkhash, encoding the same records.
+"""linkwell tokenise (a CLK schema like clkhash's, and the default schema) vs. clkhash, encoding the same records.
 
     target/bench-venv/bin/python benches/encode_vs_clkhash.py                   # 500,000 rows
     target/bench-venv/bin/python benches/encode_vs_clkhash.py --rows 20000 --linkwell-extra-rows 0
@@ -51,6 +51,19 @@ default). clkhash does no normalisation: it hashes the strings as written
 The CLKs are written as ``patient_id,clk`` (base64) to a CSV, as linkwell
 writes its encodings to a CSV.
 
+linkwell with the comparable schema (``linkwell_clk_schema`` below, written
+to the work directory): the same six fields into one 2048-bit CLK per row
+(a ``[clk]`` section), 20 bits per q-gram for every field, each field under
+its own key (keyed HMAC-SHA256 random hashing, as linkwell's field filters),
+after linkwell's normalisation. Where clkhash hashes a field whole (NHS
+number, sex) or as positional unigrams (date), linkwell uses padded bigrams
+of the normalised value, which is more hashing (11 bigrams for an NHS number
+instead of one token), not less. linkwell also writes each field's status
+(``valid``, ``missing``, ...). This is the run the 50x target is judged on:
+the same records, the same fields, one filter of the same length and bits
+per q-gram. The default schema's run, which writes 16 keyed tokens and two
+name filters a row (1.4 KB against the CLK's 0.4 KB), is reported beside it.
+
 Both tools cache repeated values (clkhash: lru_cache of n-gram encodings;
 linkwell: per-thread caches of rendered fields), which is why the input
 has realistic, not uniform, name frequencies.
@@ -87,6 +100,20 @@ def _string(identifier: str, n: int | None) -> dict:
             "missingValue": {"sentinel": "", "replaceWith": ""},
         },
     }
+
+
+def linkwell_clk_schema() -> str:
+    """The linkwell schema comparable with ``clkhash_schema_dict``: one
+    2048-bit CLK of the same six fields, k = 20 for each."""
+    fields = [("nhs_number", "nhs_number"), ("given_name", "name"), ("family_name", "name"),
+              ("date_of_birth", "date"), ("sex", "sex"), ("postcode", "postcode")]
+    out = ['id_column = "patient_id"']
+    for col, kind in fields:
+        out += ["[[field]]", f'column = "{col}"', f'kind = "{kind}"', "encodings = []"]
+    out += ["[clk]", f"bits = {CLK_BITS}"]
+    for col, _ in fields:
+        out += ["[[clk.field]]", f'column = "{col}"', f"hashes = {BITS_PER_TOKEN}"]
+    return "\n".join(out) + "\n"
 
 
 def clkhash_schema_dict(with_nhs: bool = True) -> dict:
@@ -195,6 +222,14 @@ def main() -> int:
         "linkwell tokenise"
     )
     print(f"linkwell: {ml.wall_s:.2f}s; {ml.stderr.strip().splitlines()[0]}", file=sys.stderr)
+    lw_schema = work / "linkwell-clk-schema.toml"
+    lw_schema.write_text(linkwell_clk_schema(), encoding="utf-8")
+    out_lk = work / "linkwell-clk.csv"
+    out_lk.unlink(missing_ok=True)
+    mk = common.measure(
+        [lw, "tokenise", "--key-file", key, "--input", inp, "--output", out_lk, "--schema", lw_schema]
+    ).check("linkwell tokenise --schema (CLK)")
+    print(f"linkwell CLK: {mk.wall_s:.2f}s; {mk.stderr.strip().splitlines()[0]}", file=sys.stderr)
     mc = common.measure(
         common.python_cmd()
         + [Path(__file__).resolve(), "--worker", "clkhash", "--input", inp, "--output", out_ck,
@@ -206,10 +241,25 @@ def main() -> int:
         n_lw = sum(1 for _ in f) - 1
         f.seek(0)
         lw_cols = next(csv.reader(f))
-    if n_ck != a.rows or n_lw != a.rows:
-        raise common.BenchError(f"row counts differ: input {a.rows}, linkwell wrote {n_lw}, clkhash {n_ck}")
+    with open(out_lk, newline="") as f:
+        r = csv.reader(f)
+        lk_cols = next(r)
+        i_clk = lk_cols.index("clk")
+        want_len = (CLK_BITS // 8 + 2) // 3 * 4
+        n_lk = empty_lk = 0
+        for row in r:
+            n_lk += 1
+            if not row[i_clk]:
+                empty_lk += 1
+            elif len(row[i_clk]) != want_len:
+                raise common.BenchError(f"linkwell CLK of {len(row[i_clk])} characters, not {want_len}")
+    if n_ck != a.rows or n_lw != a.rows or n_lk != a.rows:
+        raise common.BenchError(
+            f"row counts differ: input {a.rows}, linkwell wrote {n_lw} and {n_lk} (CLK), clkhash {n_ck}"
+        )
 
     rows = [
+        ["linkwell tokenise, CLK schema (comparable)", mk],
         ["linkwell tokenise, default schema", ml],
         ["clkhash generate_clk_from_csv", mc],
     ]
@@ -225,7 +275,7 @@ def main() -> int:
         print(f"linkwell large: {extra.wall_s:.2f}s; {extra.stderr.strip().splitlines()[0]}", file=sys.stderr)
 
     print()
-    print(f"### encode {a.rows:,} people: linkwell default schema vs clkhash (l={CLK_BITS})")
+    print(f"### encode {a.rows:,} people: linkwell (CLK schema, default schema) vs clkhash (l={CLK_BITS})")
     print()
     table = [
         [name, f"{a.rows:,}", f"{m.wall_s:.2f}", common.fmt_rate(a.rows, m.wall_s), common.cpu(m),
@@ -239,13 +289,19 @@ def main() -> int:
                       common.mib(extra.peak_tree_rss), extra.busy_before_pct])
     print(common.md_table(["tool", "rows", "wall s", "rows/s", "CPU s (user+sys)", "peak RSS",
                            "peak tree RSS", "CPU busy % before start"], table))
+    ratio_k = mc.wall_s / mk.wall_s
     ratio = mc.wall_s / ml.wall_s
     print()
-    print(f"speed-up: linkwell is {ratio:.1f}x faster than clkhash on the same {a.rows:,} rows "
-          f"(target >= 50x: {'MET' if ratio >= 50 else 'NOT MET'})")
-    if ml.cpu_s and mc.cpu_s:
-        print(f"CPU time ratio (clkhash CPU s / linkwell CPU s): {mc.cpu_s / ml.cpu_s:.1f}x "
+    print(f"speed-up, comparable schema (one {CLK_BITS}-bit CLK of the same six fields): linkwell is "
+          f"{ratio_k:.1f}x faster than clkhash on the same {a.rows:,} rows "
+          f"(target >= 50x: {'MET' if ratio_k >= 50 else 'NOT MET'})")
+    print(f"speed-up, linkwell's default schema (16 tokens and two name filters a row): {ratio:.1f}x")
+    if ml.cpu_s and mc.cpu_s and mk.cpu_s:
+        print(f"CPU time ratio (clkhash CPU s / linkwell CPU s): {mc.cpu_s / mk.cpu_s:.1f}x CLK schema, "
+              f"{mc.cpu_s / ml.cpu_s:.1f}x default schema "
               "(both use both cores: clkhash one process per core, linkwell two threads)")
+    print(f"linkwell's CLKs: {a.rows - empty_lk:,} written, {empty_lk:,} empty (no valid field); "
+          f"{len(lk_cols)} columns: {', '.join(lk_cols)}")
     rate = a.rows / ml.wall_s
     print(f"linkwell throughput: {rate:,.0f} rows/s at {a.rows:,} rows"
           + (f", {a.linkwell_extra_rows / extra.wall_s:,.0f} rows/s at {a.linkwell_extra_rows:,} rows"

@@ -277,12 +277,13 @@ type Rendered = hashbrown::HashTable<Rendering>;
 struct Rendering {
     hash: u64,
     key_len: u32,
+    cells_len: u32,
     status: Status,
+    /// The key, the cells, and, for a field of the record-level filter,
+    /// the bits its value sets there as little-endian words (none when it
+    /// sets none), so that a repeated name costs one OR of a few words
+    /// rather than one lookup per q-gram.
     data: Box<[u8]>,
-    /// For a field of the record-level filter, the bits its value sets
-    /// there (empty when it sets none), so that a repeated name costs one
-    /// OR of a few words rather than one lookup per q-gram.
-    clk: Box<[u64]>,
 }
 
 impl Rendering {
@@ -290,7 +291,10 @@ impl Rendering {
         &self.data[..self.key_len as usize]
     }
     fn cells(&self) -> &[u8] {
-        &self.data[self.key_len as usize..]
+        &self.data[self.key_len as usize..(self.key_len + self.cells_len) as usize]
+    }
+    fn clk_bytes(&self) -> &[u8] {
+        &self.data[(self.key_len + self.cells_len) as usize..]
     }
 }
 
@@ -299,8 +303,8 @@ impl Rendering {
 fn cache_hit(r: &Rendering, out: &mut Vec<u8>, clk: Option<&mut ClkPart<'_>>) -> Status {
     out.extend_from_slice(r.cells());
     if let Some(c) = clk {
-        for (w, &b) in c.words.iter_mut().zip(&*r.clk) {
-            *w |= b;
+        for (w, b) in c.words.iter_mut().zip(r.clk_bytes().chunks_exact(8)) {
+            *w |= u64::from_le_bytes(b.try_into().expect("8 bytes"));
         }
     }
     r.status
@@ -733,18 +737,18 @@ impl Encoder {
                 &mut c.field[..]
             });
             let status = self.render_field(fi, value, salt.as_deref(), out, field_words);
-            let bits: Box<[u64]> = match &mut clk {
+            let bits: &[u64] = match &mut clk {
                 Some(c) => {
                     for (w, &b) in c.words.iter_mut().zip(c.field.iter()) {
                         *w |= b;
                     }
                     if c.field.iter().any(|&w| w != 0) {
-                        c.field.as_slice().into()
+                        c.field
                     } else {
-                        Box::default()
+                        &[]
                     }
                 }
-                None => Box::default(),
+                None => &[],
             };
             if cache.lookups >= PROBE_LOOKUPS
                 && (cache.hits as f64) < MIN_HIT_RATE * cache.lookups as f64
@@ -760,15 +764,17 @@ impl Encoder {
                 // when this happens again.
                 cache.old = std::mem::replace(&mut cache.map, Rendered::new());
             }
-            let mut data = Vec::with_capacity(key.len() + out.len() - start);
+            let cells = &out[start..];
+            let mut data = Vec::with_capacity(key.len() + cells.len() + 8 * bits.len());
             data.extend_from_slice(key);
-            data.extend_from_slice(&out[start..]);
+            data.extend_from_slice(cells);
+            data.extend(bits.iter().flat_map(|w| w.to_le_bytes()));
             let r = Rendering {
                 hash,
                 key_len: key.len() as u32,
+                cells_len: cells.len() as u32,
                 status,
                 data: data.into_boxed_slice(),
-                clk: bits,
             };
             cache.map.insert_unique(hash, r, |r| r.hash);
             status

@@ -154,6 +154,29 @@ fn reject_reason<'r>(
         ));
     }
     text.clear();
+    // One validation of the whole record, then each field cut from it at
+    // its boundaries (a field of valid UTF-8 starts and ends on character
+    // boundaries); a record that fails is gone over field by field for the
+    // message.
+    if let Ok(all) = std::str::from_utf8(rec.as_slice()) {
+        let mut from = 0;
+        let mut ok = true;
+        for r in rec.iter() {
+            let to = from + r.len();
+            match all.get(from..to) {
+                Some(t) => text.push(t),
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+            from = to;
+        }
+        if ok {
+            return None;
+        }
+        text.clear();
+    }
     for (i, f) in rec.iter().enumerate() {
         match std::str::from_utf8(f) {
             Ok(t) => text.push(t),
@@ -741,6 +764,33 @@ mod tests {
         assert!(lines[2].starts_with("10,"));
         assert!(lines[2].contains("not valid UTF-8"));
         assert!(!rej.contains("extra"), "reasons never carry content");
+    }
+
+    /// A character split across two fields makes a record whose bytes are
+    /// valid UTF-8 as a whole but not field by field: it is rejected, with
+    /// the field named; whole characters in fields are kept.
+    #[test]
+    fn utf8_is_checked_field_by_field() {
+        let spec = SchemaSpec::from_toml("id_column = \"id\"\nkeep = [\"note\"]\n[[field]]\ncolumn = \"nhs_number\"\nkind = \"nhs_number\"\n").unwrap();
+        let input = "id,nhs_number,note\n1,,caf\u{e9}\n2,,\u{e9}\u{1f600}\n"
+            .as_bytes()
+            .to_vec();
+        let (data, rej, s) = run(&input, Some(&spec), 8).unwrap();
+        assert_eq!(data, "id,nhs_number_token,nhs_number_status,note\n1,,missing,caf\u{e9}\n2,,missing,\u{e9}\u{1f600}\n");
+        assert_eq!(rej, "line,reason\n");
+        assert_eq!(s.counts.rejected, 0);
+        // "é" is C3 A9: the id ends with C3, the next field starts with A9.
+        let input = b"id,nhs_number,note\n1\xc3,\xa9,x\n3,,y\n".to_vec();
+        let (data, rej, s) = run(&input, Some(&spec), 8).unwrap();
+        assert_eq!(
+            data,
+            "id,nhs_number_token,nhs_number_status,note\n3,,missing,y\n"
+        );
+        assert_eq!(
+            (s.counts.read, s.counts.written, s.counts.rejected),
+            (2, 1, 1)
+        );
+        assert!(rej.contains("field 1 (id) is not valid UTF-8"), "{rej}");
     }
 
     #[test]
