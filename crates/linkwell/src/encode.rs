@@ -518,7 +518,15 @@ impl Encoder {
         let fe = &self.fields[fi];
         let n = normalise(fe.field.kind, raw, &fe.formats, self.today);
         if let (Some(words), Some(key), Ok(n)) = (clk_words, &fe.clk, &n) {
-            key.set_bits(&n.as_value(), "", words);
+            // A date's ISO form without formatting through `Display`.
+            let iso = match n {
+                Normalised::Date(d) => d.iso(),
+                _ => None,
+            };
+            match iso.as_ref().and_then(|b| std::str::from_utf8(b).ok()) {
+                Some(v) => key.set_bits(v, "", words),
+                None => key.set_bits(&n.as_value(), "", words),
+            }
         }
         let statuses = fe.field.kind.statuses();
         for (i, &e) in fe.field.encodings.iter().enumerate() {
