@@ -427,6 +427,25 @@ fn clk_of_names_links_nhs_to_dwp() {
     }
     let (h, _) = csv_rows(&d.read("nhs_patients.csv"));
     assert!(h.contains(&"clk".to_string()), "{h:?}");
+    // A file with a CLK needs format version 2 to be read; one without
+    // still says 1, so that earlier builds read it.
+    let version = |f: &str| {
+        let m: serde_json::Value =
+            serde_json::from_str(&d.read(&format!("{f}.manifest.json"))).unwrap();
+        m["format_version"].as_u64().unwrap()
+    };
+    assert_eq!(version("nhs_patients.csv"), 2);
+    let r = d.run(&[
+        "tokenise",
+        "--key-file",
+        "k.key",
+        "--input",
+        "raw/nhs_patients.csv",
+        "--output",
+        "plain.csv",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(version("plain.csv"), 1);
     assert!(
         !h.iter()
             .any(|c| c.starts_with("given_name_") && c != "given_name_status"),

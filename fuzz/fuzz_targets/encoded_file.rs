@@ -1,7 +1,9 @@
 //! What a TRE reads from a data owner: an encoded file and its manifest.
 //! The first byte picks which is fuzzed. Even: the bytes are the CSV body
 //! of a file whose (valid) manifest vouches for exactly these bytes, so the
-//! loader parses all of them. Odd: the bytes are the manifest. Neither may
+//! loader parses all of them; the manifest is the default schema's, or
+//! (first byte 2 mod 4) one with token, Bloom and record-level (`clk`)
+//! columns of small filters. Odd: the bytes are the manifest. Neither may
 //! panic, and a body the loader accepts holds as many records as its
 //! manifest says.
 #![no_main]
@@ -11,6 +13,7 @@ use linkwell::manifest::Manifest;
 use sha2::{Digest, Sha256};
 
 const MANIFEST: &str = include_str!("../fixtures/encoded.manifest.json");
+const MANIFEST_CLK: &str = include_str!("../fixtures/encoded-clk.manifest.json");
 
 fn scratch() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("linkwell-fuzz-{}", std::process::id()));
@@ -30,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = read_manifest(&path);
         return;
     }
-    let mut manifest: Manifest = serde_json::from_str(MANIFEST).unwrap();
+    let fixture = if mode % 4 == 2 { MANIFEST_CLK } else { MANIFEST };
+    let mut manifest: Manifest = serde_json::from_str(fixture).unwrap();
     manifest.data_sha256 = Sha256::digest(body)
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -11,8 +11,21 @@ use crate::schema::Schema;
 
 /// The `format` of an encoded-file manifest.
 pub const ENCODED_FORMAT: &str = "linkwell-encoded";
-/// The current manifest format version.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest manifest format version, which this linkwell reads and
+/// writes. Version 2 added the record-level filter (`clk`); a file written
+/// without one says version 1, the lowest that can read it, so that
+/// earlier builds still read it ([`format_version_for`]).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The format version a file of this schema is written with: the lowest
+/// that can read it.
+pub fn format_version_for(schema: &Schema) -> u32 {
+    if schema.clk.is_some() {
+        2
+    } else {
+        1
+    }
+}
 
 /// Row counts. `read = written + rejected` always holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +74,8 @@ pub struct ColumnInfo {
 pub struct Manifest {
     /// Always [`ENCODED_FORMAT`].
     pub format: String,
-    /// [`FORMAT_VERSION`].
+    /// The lowest format version that can read the file
+    /// ([`format_version_for`]; at most [`FORMAT_VERSION`]).
     pub format_version: u32,
     /// The linkwell version that wrote it.
     pub tool_version: String,

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::encode::{Encoder, Status};
 use crate::io::{rejects_path, write_csv_field, AtomicFile, IoError};
-use crate::manifest::{Counts, Manifest, ENCODED_FORMAT, FORMAT_VERSION};
+use crate::manifest::{format_version_for, Counts, Manifest, ENCODED_FORMAT};
 use crate::normalise::date::Date;
 use crate::schema::{SchemaError, SchemaSpec};
 use crate::secret::Secret;
@@ -649,7 +649,7 @@ pub fn tokenise_file(
     let schema = encoder.schema().clone();
     let manifest = Manifest {
         format: ENCODED_FORMAT.into(),
-        format_version: FORMAT_VERSION,
+        format_version: format_version_for(&schema),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         normaliser_version: crate::normalise::NORMALISER_VERSION,
         key_fingerprint: encoder.fingerprint().to_string(),
