@@ -499,7 +499,10 @@ pub fn to_base64(words: &[u64]) -> String {
 /// instead of four. A proptest checks it against the crate.
 pub fn append_base64(words: &[u64], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
     scratch.clear();
-    scratch.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+    scratch.resize(words.len() * 8, 0);
+    for (b, w) in scratch.chunks_exact_mut(8).zip(words) {
+        b.copy_from_slice(&w.to_le_bytes());
+    }
     let start = out.len();
     out.resize(start + base64_len(words.len()), 0);
     base64_into(scratch, &mut out[start..]);
