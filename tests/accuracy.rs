@@ -452,8 +452,16 @@ fn clk_of_names_links_nhs_to_dwp() {
         "{h:?}"
     );
     let model = format!("{examples}/models/clk_names.toml");
+    let (_, rows) = csv_rows(&d.read("raw/truth.csv"));
+    let w = World {
+        truth: rows
+            .into_iter()
+            .map(|r| ((r[0].clone(), r[1].clone()), r[2].clone()))
+            .collect(),
+        d,
+    };
     let link = |right: &str, out: &str| {
-        d.run(&[
+        w.d.run(&[
             "link",
             "--method",
             "probabilistic",
@@ -469,14 +477,6 @@ fn clk_of_names_links_nhs_to_dwp() {
     };
     let r = link("dwp_claims.csv", "links.csv");
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let (_, rows) = csv_rows(&d.read("raw/truth.csv"));
-    let w = World {
-        truth: rows
-            .into_iter()
-            .map(|r| ((r[0].clone(), r[1].clone()), r[2].clone()))
-            .collect(),
-        d,
-    };
     let s = score(&w, "links.csv", "nhs_patients", "dwp_claims", true);
     assert!(
         s.f1 >= 0.98,
@@ -485,19 +485,7 @@ fn clk_of_names_links_nhs_to_dwp() {
         s.precision,
         s.recall
     );
-    let r = w.d.run(&[
-        "link",
-        "--method",
-        "probabilistic",
-        "--left",
-        "nhs_patients.csv",
-        "--right",
-        "dwp10.csv",
-        "--output",
-        "x.csv",
-        "--model",
-        &model,
-    ]);
+    let r = link("dwp10.csv", "x.csv");
     assert_fails(
         &r,
         &["clk", "Bloom filter parameters differ", "\"hashes\":10"],

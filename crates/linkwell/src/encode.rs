@@ -951,7 +951,11 @@ mod tests {
     /// Two encoders of the default schema, the first with the per-thread
     /// field caches, the second without.
     fn cached_and_uncached() -> (Encoder, Encoder) {
-        let s = SchemaSpec::default_for(&HEADER).resolve(&HEADER).unwrap();
+        encoders_of(SchemaSpec::default_for(&HEADER).resolve(&HEADER).unwrap())
+    }
+
+    /// Two encoders of a schema, with and without the field caches.
+    fn encoders_of(s: Schema) -> (Encoder, Encoder) {
         let today = Date::new(2026, 1, 1).unwrap();
         let cached = Encoder::new(&secret(), s.clone())
             .unwrap()
@@ -1013,19 +1017,12 @@ hashes = 10
 
     fn clk_encoders() -> (Encoder, Encoder) {
         let header = ["id", "given_name", "family_name", "date_of_birth"];
-        let s = SchemaSpec::from_toml(CLK_SCHEMA)
-            .unwrap()
-            .resolve(&header)
-            .unwrap();
-        let today = Date::new(2026, 1, 1).unwrap();
-        let cached = Encoder::new(&secret(), s.clone())
-            .unwrap()
-            .with_today(today);
-        let uncached = Encoder::new(&secret(), s)
-            .unwrap()
-            .with_today(today)
-            .without_cache();
-        (cached, uncached)
+        encoders_of(
+            SchemaSpec::from_toml(CLK_SCHEMA)
+                .unwrap()
+                .resolve(&header)
+                .unwrap(),
+        )
     }
 
     /// Known answers reproduced independently with Python's `hmac` (the
