@@ -387,13 +387,18 @@ impl BloomKey {
                     t.last_mut().expect("pushed")
                 }
             };
+            // First every q-gram's index, filling entries not yet seen;
+            // then the filters OR-ed four at a time, so that their loads
+            // overlap and the record's words are stored once per four.
             let mut raw = [0u16; 64];
-            for gram in seq.windows(q) {
+            let mut at = [0usize; 256];
+            let grams = seq.windows(q).len();
+            for (gram, slot) in seq.windows(q).zip(&mut at) {
                 let i = gram
                     .iter()
                     .fold(0, |i, &b| i * ASCII_SPAN + usize::from(b - ASCII_FIRST));
-                let filter = &mut table.filters[i * w..(i + 1) * w];
                 if table.filled[i / 64] >> (i % 64) & 1 == 0 {
+                    let filter = &mut table.filters[i * w..(i + 1) * w];
                     self.positions(&[], gram, &mut raw[..k]);
                     for &b in &raw[..k] {
                         let bit = u32::from(b) & mask;
@@ -401,12 +406,45 @@ impl BloomKey {
                     }
                     table.filled[i / 64] |= 1 << (i % 64);
                 }
-                for (x, &y) in words.iter_mut().zip(&*filter) {
-                    *x |= y;
+                *slot = i * w;
+            }
+            let at = &at[..grams];
+            match w {
+                16 => or_filters::<16>(words, &table.filters, at),
+                32 => or_filters::<32>(words, &table.filters, at),
+                64 => or_filters::<64>(words, &table.filters, at),
+                _ => {
+                    for &o in at {
+                        for (x, &y) in words.iter_mut().zip(&table.filters[o..o + w]) {
+                            *x |= y;
+                        }
+                    }
                 }
             }
         });
         true
+    }
+}
+
+/// ORs the `N`-word filters starting at each offset of `at` in `filters`
+/// into `words` (which has `N` words), four filters at a time.
+fn or_filters<const N: usize>(words: &mut [u64], filters: &[u64], at: &[usize]) {
+    let Ok(words) = <&mut [u64; N]>::try_from(words) else {
+        unreachable!("the filter has N words")
+    };
+    let get = |o: usize| -> &[u64; N] { filters[o..o + N].try_into().expect("N words") };
+    let mut fours = at.chunks_exact(4);
+    for c in &mut fours {
+        let (a, b, x, y) = (get(c[0]), get(c[1]), get(c[2]), get(c[3]));
+        for i in 0..N {
+            words[i] |= a[i] | b[i] | x[i] | y[i];
+        }
+    }
+    for &o in fours.remainder() {
+        let a = get(o);
+        for i in 0..N {
+            words[i] |= a[i];
+        }
     }
 }
 
