@@ -337,6 +337,7 @@ thread_local! {
     static CACHES: RefCell<Caches> = const { RefCell::new(Caches { encoder: 0, fields: Vec::new(), scratch: Vec::new() }) };
     static CLK_SCRATCH: RefCell<ClkScratch> = RefCell::new(ClkScratch::default());
     static BASE64_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static NAME_SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// A schema compiled with a secret's subkeys.
@@ -516,6 +517,24 @@ impl Encoder {
         clk_words: Option<&mut [u64]>,
     ) -> Status {
         let fe = &self.fields[fi];
+        let statuses = fe.field.kind.statuses();
+        if fe.field.encodings.is_empty() && fe.field.kind == Kind::Name {
+            // A name in a CLK only: normalised into a reused buffer rather
+            // than a new string per record.
+            let status = NAME_SCRATCH.with(|b| {
+                let mut b = b.borrow_mut();
+                name::normalise_into(raw, &mut b);
+                if b.is_empty() {
+                    return 1;
+                }
+                if let (Some(words), Some(key)) = (clk_words, &fe.clk) {
+                    key.set_bits(&b, "", words);
+                }
+                0
+            });
+            out.extend_from_slice(statuses[status as usize].as_bytes());
+            return status;
+        }
         let n = normalise(fe.field.kind, raw, &fe.formats, self.today);
         if let (Some(words), Some(key), Ok(n)) = (clk_words, &fe.clk, &n) {
             // A date's ISO form without formatting through `Display`.
@@ -528,7 +547,6 @@ impl Encoder {
                 None => key.set_bits(&n.as_value(), "", words),
             }
         }
-        let statuses = fe.field.kind.statuses();
         for (i, &e) in fe.field.encodings.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
