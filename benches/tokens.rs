@@ -182,5 +182,25 @@ fn records(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tokens, records);
+/// Writing a 2048-bit filter (a CLK's length) in base64, as `tokenise`
+/// does for every Bloom column.
+fn filters(c: &mut Criterion) {
+    let words: Vec<u64> = (0..32u64)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .collect();
+    let mut scratch = Vec::new();
+    let mut out = Vec::with_capacity(400);
+    let mut g = c.benchmark_group("bloom");
+    g.throughput(Throughput::Bytes(256));
+    g.bench_function("base64_2048_bits", |b| {
+        b.iter(|| {
+            out.clear();
+            linkwell::bloom::append_base64(black_box(&words), &mut scratch, &mut out);
+            out.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, tokens, records, filters);
 criterion_main!(benches);
