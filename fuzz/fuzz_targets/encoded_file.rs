@@ -33,7 +33,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = read_manifest(&path);
         return;
     }
-    let fixture = if mode % 4 == 2 { MANIFEST_CLK } else { MANIFEST };
+    let fixture = if mode % 4 == 2 {
+        MANIFEST_CLK
+    } else {
+        MANIFEST
+    };
     let mut manifest: Manifest = serde_json::from_str(fixture).unwrap();
     manifest.data_sha256 = Sha256::digest(body)
         .iter()
