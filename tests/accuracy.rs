@@ -407,10 +407,23 @@ fn clk_of_names_links_nhs_to_dwp() {
                 "[[clk.field]]\ncolumn = \"family_name\"\nhashes = 10",
             ),
     );
+    // The same CLK with its fields listed the other way round: the same
+    // bits, so comparable.
+    d.write(
+        "dwp_reversed.toml",
+        nhs_schema
+            .replace("id_column = \"patient_id\"", "id_column = \"claim_id\"")
+            .replace(
+                "[[clk.field]]\ncolumn = \"given_name\"\n[[clk.field]]\ncolumn = \"family_name\"",
+                "[[clk.field]]\ncolumn = \"family_name\"\n[[clk.field]]\ncolumn = \"given_name\"",
+            ),
+    );
+    assert_ne!(d.read("dwp_reversed.toml"), d.read("dwp.toml"));
     for (input, output, schema) in [
         ("nhs_patients", "nhs_patients.csv", "nhs.toml"),
         ("dwp_claims", "dwp_claims.csv", "dwp.toml"),
         ("dwp_claims", "dwp10.csv", "dwp10.toml"),
+        ("dwp_claims", "dwp_reversed.csv", "dwp_reversed.toml"),
     ] {
         let r = d.run(&[
             "tokenise",
@@ -484,6 +497,20 @@ fn clk_of_names_links_nhs_to_dwp() {
         s.f1,
         s.precision,
         s.recall
+    );
+    let r = link("dwp_reversed.csv", "reversed.csv");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(w.d.read("reversed.csv"), w.d.read("links.csv"));
+    // A manifest with a CLK that claims format version 1 was altered.
+    let manifest = w.d.read("dwp_reversed.csv.manifest.json");
+    assert!(manifest.contains("\"format_version\": 2"));
+    w.d.write(
+        "dwp_reversed.csv.manifest.json",
+        manifest.replace("\"format_version\": 2", "\"format_version\": 1"),
+    );
+    assert_fails(
+        &link("dwp_reversed.csv", "y.csv"),
+        &["format version 1", "record-level filter", "altered"],
     );
     let r = link("dwp10.csv", "x.csv");
     assert_fails(

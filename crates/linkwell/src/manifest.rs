@@ -153,6 +153,15 @@ impl Manifest {
                 message: format!("format is {:?}, not {ENCODED_FORMAT:?}", m.format),
             });
         }
+        if m.schema.clk.is_some() && m.format_version < 2 {
+            return Err(ManifestError::Invalid {
+                path,
+                message: format!(
+                    "format version {} has no record-level filter, but this manifest's schema has one: the manifest was altered",
+                    m.format_version
+                ),
+            });
+        }
         if m.format_version > FORMAT_VERSION {
             return Err(ManifestError::Invalid {
                 path,
@@ -219,8 +228,11 @@ impl Manifest {
 
 /// How a Bloom-filter column was encoded: a field's filter, or the
 /// record-level filter. Two columns are comparable only if these are
-/// equal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// equal: field filters' parameters exactly, CLKs by what sets their bits
+/// ([`crate::schema::Clk::bit_parameters`]: the length, and each field's
+/// domain, `k`, `q` and padding, in any order and whatever the columns are
+/// called).
+#[derive(Debug, Clone, Copy)]
 pub enum BloomLayout<'a> {
     /// A field's own filter.
     Field(&'a crate::bloom::BloomParams),
@@ -238,6 +250,18 @@ impl std::fmt::Display for BloomLayout<'_> {
         f.write_str(&json.map_err(|_| std::fmt::Error)?)
     }
 }
+
+impl PartialEq for BloomLayout<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (BloomLayout::Field(a), BloomLayout::Field(b)) => a == b,
+            (BloomLayout::Clk(a), BloomLayout::Clk(b)) => a.bit_parameters() == b.bit_parameters(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for BloomLayout<'_> {}
 
 impl BloomLayout<'_> {
     /// Checks the parameters (a manifest is untrusted input).
@@ -280,5 +304,58 @@ impl Manifest {
             }
             None => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Clk, ClkField};
+
+    fn clk(fields: &[(&str, Option<&str>, u32)]) -> Clk {
+        Clk {
+            bits: 1024,
+            fields: fields
+                .iter()
+                .map(|&(column, domain, hashes)| ClkField {
+                    column: column.into(),
+                    domain: domain.map(str::to_string),
+                    hashes,
+                    q: 2,
+                    padding: true,
+                })
+                .collect(),
+        }
+    }
+
+    /// CLKs compare by what sets their bits: field order and column names
+    /// (with the same domains) do not matter; a field's `k`, the domains
+    /// and the length do; a CLK is never a field's filter.
+    #[test]
+    fn clks_compare_by_what_sets_their_bits() {
+        let a = clk(&[("given_name", None, 20), ("family_name", None, 20)]);
+        let reordered = clk(&[("family_name", None, 20), ("given_name", None, 20)]);
+        let renamed = clk(&[
+            ("forename", Some("given_name"), 20),
+            ("surname", Some("family_name"), 20),
+        ]);
+        let other_k = clk(&[("given_name", None, 20), ("family_name", None, 10)]);
+        let other_domain = clk(&[("forename", None, 20), ("family_name", None, 20)]);
+        let mut longer = a.clone();
+        longer.bits = 2048;
+        let l = |c: &Clk| BloomLayout::Clk(c).to_string();
+        assert_eq!(BloomLayout::Clk(&a), BloomLayout::Clk(&reordered));
+        assert_eq!(
+            BloomLayout::Clk(&a),
+            BloomLayout::Clk(&renamed),
+            "{}",
+            l(&renamed)
+        );
+        assert_ne!(BloomLayout::Clk(&a), BloomLayout::Clk(&other_k));
+        assert_ne!(BloomLayout::Clk(&a), BloomLayout::Clk(&other_domain));
+        assert_ne!(BloomLayout::Clk(&a), BloomLayout::Clk(&longer));
+        let p = crate::bloom::BloomParams::default();
+        assert_ne!(BloomLayout::Clk(&a), BloomLayout::Field(&p));
+        assert_eq!(BloomLayout::Field(&p), BloomLayout::Field(&p.clone()));
     }
 }

@@ -422,6 +422,21 @@ impl Clk {
     pub fn words(&self) -> usize {
         self.bits as usize / 64
     }
+
+    /// What decides the filter's bits: its length, and each field's
+    /// resolved domain, `k`, `q` and padding, sorted by domain. The
+    /// column names and the order of the fields do not change a bit (each
+    /// field's key comes from its domain, and the fields are OR-ed), so
+    /// two CLKs with equal `bit_parameters` are comparable.
+    pub fn bit_parameters(&self) -> (u32, Vec<(String, u32, u32, bool)>) {
+        let mut fields: Vec<_> = self
+            .fields
+            .iter()
+            .map(|f| (f.domain(), f.hashes, f.q, f.padding))
+            .collect();
+        fields.sort();
+        (self.bits, fields)
+    }
 }
 
 /// A field with every default filled in and checked.
