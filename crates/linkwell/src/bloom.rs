@@ -343,8 +343,8 @@ impl BloomKey {
     }
 
     /// [`BloomKey::set_bits`] for an unsalted value of printable ASCII with
-    /// `q` at most 2 (names, dates, postcodes) and a filter of at most
-    /// [`MAX_TABLE_WORDS`] words: each q-gram's own filter (its `k` bits)
+    /// `q` at most 2 (names, dates, postcodes) and a filter of 1024, 2048
+    /// or 4096 bits: each q-gram's own filter (its `k` bits)
     /// is kept in a per-thread table indexed by the q-gram's bytes, filled
     /// as q-grams are first seen, and ORed in a word at a time. Setting `k`
     /// bits one by one, each a read-modify-write of a word that the next
@@ -360,7 +360,7 @@ impl BloomKey {
         if q > 2
             || n < q
             || n > MAX_TABLE_VALUE
-            || words.len() > MAX_TABLE_WORDS
+            || !matches!(words.len(), 16 | 32 | 64)
             || !value.iter().all(printable)
         {
             return false;
@@ -412,15 +412,7 @@ impl BloomKey {
             match w {
                 16 => or_filters::<16>(words, &table.filters, at),
                 32 => or_filters::<32>(words, &table.filters, at),
-                64 => or_filters::<64>(words, &table.filters, at),
-                _ => {
-                    for &o in at {
-                        let o = o as usize;
-                        for (x, &y) in words.iter_mut().zip(&table.filters[o..o + w]) {
-                            *x |= y;
-                        }
-                    }
-                }
+                _ => or_filters::<64>(words, &table.filters, at),
             }
         });
         true
@@ -456,15 +448,14 @@ fn or_filters<const N: usize>(words: &mut [u64], filters: &[u64], at: &[u32]) {
 const ASCII_FIRST: u8 = 0x20;
 const ASCII_LAST: u8 = 0x7e;
 const ASCII_SPAN: usize = (ASCII_LAST - ASCII_FIRST + 1) as usize;
-/// Longest filter with per-q-gram tables (4096 bits: 512 bytes a q-gram,
-/// 4.6 MB of address space for all 9,025 printable bigrams, of which only
-/// the pages of q-grams seen are touched).
-const MAX_TABLE_WORDS: usize = 64;
 /// Longest padded value that goes through the tables (longer ones, rare
 /// for names, dates and postcodes, take the memo path).
 const MAX_TABLE_VALUE: usize = 64;
 /// Tables kept per thread (one per Bloom key in use); the oldest goes
-/// first.
+/// first. A table of 4096-bit filters is 4.6 MB of address space for all
+/// 9,025 printable bigrams, of which only the pages of q-grams seen are
+/// touched. Other lengths (64 to 512 bits, 8192 and up) take the memo
+/// path.
 const MAX_TABLES: usize = 32;
 
 /// One key's filter of every printable-ASCII q-gram, as far as seen.
@@ -535,14 +526,11 @@ pub fn to_base64(words: &[u64]) -> String {
     base64::engine::general_purpose::STANDARD.encode(to_bytes(words))
 }
 
-/// Appends [`to_base64`] of a filter to `out`, through `scratch` (no
-/// allocation once both have grown).
-///
-/// Hand-written rather than the `base64` crate's engine, which was 6% of
-/// encoding a CLK a row: three bytes at a time, as two 12-bit indexes into
-/// a table of every pair of base64 characters (8 KiB), so two lookups
-/// instead of four. A proptest checks it against the crate.
+/// Appends [`to_base64`] of a filter to `out`, through `scratch`, with no
+/// allocation once both have grown (`to_base64` allocates its bytes and
+/// its string for every filter).
 pub fn append_base64(words: &[u64], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    use base64::Engine;
     scratch.clear();
     scratch.resize(words.len() * 8, 0);
     for (b, w) in scratch.chunks_exact_mut(8).zip(words) {
@@ -550,47 +538,10 @@ pub fn append_base64(words: &[u64], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
     }
     let start = out.len();
     out.resize(start + base64_len(words.len()), 0);
-    base64_into(scratch, &mut out[start..]);
-}
-
-/// The standard base64 alphabet.
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Every pair of base64 characters, by the 12 bits they encode.
-static BASE64_PAIRS: [[u8; 2]; 4096] = {
-    let mut t = [[0u8; 2]; 4096];
-    let mut i = 0;
-    while i < 4096 {
-        t[i] = [BASE64[i >> 6], BASE64[i & 63]];
-        i += 1;
-    }
-    t
-};
-
-/// Standard base64 with padding of `input` into `out`, which is exactly
-/// `input.len().div_ceil(3) * 4` bytes.
-fn base64_into(input: &[u8], out: &mut [u8]) {
-    let pairs = &BASE64_PAIRS;
-    let mut groups = input.chunks_exact(3);
-    let mut outs = out.chunks_exact_mut(4);
-    for (g, o) in (&mut groups).zip(&mut outs) {
-        let n = (usize::from(g[0]) << 16) | (usize::from(g[1]) << 8) | usize::from(g[2]);
-        o[..2].copy_from_slice(&pairs[n >> 12]);
-        o[2..].copy_from_slice(&pairs[n & 0xfff]);
-    }
-    let rest = groups.remainder();
-    if let Some(o) = outs.next() {
-        let b1 = rest.get(1).copied().unwrap_or(0);
-        let n = (usize::from(rest[0]) << 16) | (usize::from(b1) << 8);
-        o[0] = BASE64[n >> 18];
-        o[1] = BASE64[(n >> 12) & 63];
-        o[2] = if rest.len() == 2 {
-            BASE64[(n >> 6) & 63]
-        } else {
-            b'='
-        };
-        o[3] = b'=';
-    }
+    let n = base64::engine::general_purpose::STANDARD
+        .encode_slice(&scratch[..], &mut out[start..])
+        .expect("room for the base64");
+    debug_assert_eq!(start + n, out.len());
 }
 
 /// The length of a filter of `words` words in base64, as written in CSV.
@@ -698,17 +649,13 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The hand-written base64 is the `base64` crate's, for every
-        /// length (and so every padding).
+        /// The allocation-free base64 is `to_base64`'s, for every length.
         #[test]
-        fn base64_is_the_crates(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
-            use base64::Engine;
-            let mut out = vec![0u8; bytes.len().div_ceil(3) * 4];
-            base64_into(&bytes, &mut out);
-            proptest::prop_assert_eq!(
-                String::from_utf8(out).unwrap(),
-                base64::engine::general_purpose::STANDARD.encode(&bytes)
-            );
+        fn append_base64_is_to_base64(words in proptest::collection::vec(proptest::num::u64::ANY, 0..40)) {
+            let (mut scratch, mut out) = (Vec::new(), b"x".to_vec());
+            append_base64(&words, &mut scratch, &mut out);
+            let want = to_base64(&words);
+            proptest::prop_assert_eq!(&out[1..], want.as_bytes());
         }
     }
 

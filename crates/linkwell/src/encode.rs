@@ -54,6 +54,19 @@ impl Normalised {
         }
     }
 
+    /// Calls `f` with [`Normalised::as_value`], a date's written on the
+    /// stack instead of allocated (the Bloom and CLK paths, once a record).
+    pub fn with_value<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        if let Normalised::Date(d) = self {
+            if let Some(iso) = d.iso() {
+                if let Ok(v) = std::str::from_utf8(&iso) {
+                    return f(v);
+                }
+            }
+        }
+        f(&self.as_value())
+    }
+
     /// The value a component encoding tokenises, when there is one.
     pub fn component(&self, e: Encoding) -> Option<Cow<'_, str>> {
         match (self, e) {
@@ -197,13 +210,12 @@ struct FieldEncoder {
     clk: Option<BloomKey>,
 }
 
-/// Per-record scratch of the record-level filter: the filter, one field's
-/// part of it, and the filter's bytes.
+/// Per-record scratch of the record-level filter: the filter, and one
+/// field's part of it.
 #[derive(Default)]
 struct ClkScratch {
     words: Vec<u64>,
     field: Vec<u64>,
-    bytes: Vec<u8>,
 }
 
 /// A field's part of the record-level filter being built: the record's
@@ -308,6 +320,11 @@ fn cache_hit(r: &Rendering, out: &mut Vec<u8>, clk: Option<&mut ClkPart<'_>>) ->
         }
     }
     r.status
+}
+
+/// [`crate::bloom::append_base64`] through the thread's byte scratch.
+fn append_base64(words: &[u64], out: &mut Vec<u8>) {
+    BASE64_SCRATCH.with(|s| crate::bloom::append_base64(words, &mut s.borrow_mut(), out));
 }
 
 fn rendering_hash(key: &[u8]) -> u64 {
@@ -537,15 +554,7 @@ impl Encoder {
         }
         let n = normalise(fe.field.kind, raw, &fe.formats, self.today);
         if let (Some(words), Some(key), Ok(n)) = (clk_words, &fe.clk, &n) {
-            // A date's ISO form without formatting through `Display`.
-            let iso = match n {
-                Normalised::Date(d) => d.iso(),
-                _ => None,
-            };
-            match iso.as_ref().and_then(|b| std::str::from_utf8(b).ok()) {
-                Some(v) => key.set_bits(v, "", words),
-                None => key.set_bits(&n.as_value(), "", words),
-            }
+            n.with_value(|v| key.set_bits(v, "", words));
         }
         for (i, &e) in fe.field.encodings.iter().enumerate() {
             if i > 0 {
@@ -561,10 +570,8 @@ impl Encoder {
                         continue;
                     }
                     let b = fe.bloom.as_ref().expect("bloom key");
-                    let f = b.encode(&n.as_value(), salt);
-                    BASE64_SCRATCH.with(|s| {
-                        crate::bloom::append_base64(&f, &mut s.borrow_mut(), out);
-                    });
+                    let f = n.with_value(|v| b.encode(v, salt));
+                    append_base64(&f, out);
                 }
                 Encoding::AgeBand => {
                     if let Normalised::Date(d) = n {
@@ -676,10 +683,10 @@ impl Encoder {
             };
             statuses.push(self.encode_field(fi, raws, out, part));
         }
-        if let Some(mut c) = clk {
+        if let Some(c) = clk {
             out.push(b',');
             if c.words.iter().any(|&w| w != 0) {
-                crate::bloom::append_base64(&c.words, &mut c.bytes, out);
+                append_base64(&c.words, out);
             }
             CLK_SCRATCH.with(|s| *s.borrow_mut() = c);
         }
@@ -850,6 +857,7 @@ mod tests {
         fn date_components_without_allocating(year in 0u16..=10_050, month in 0u8..=120, day in 0u8..=120) {
             let d = Date { year, month, day };
             let n = Normalised::Date(d);
+            prop_assert_eq!(n.with_value(str::to_string), n.as_value().into_owned());
             for e in [Encoding::Token, Encoding::Year, Encoding::Month, Encoding::Day,
                       Encoding::DayMonthSwapped, Encoding::Sector, Encoding::Phonetic] {
                 let mut buf = [0u8; 10];

@@ -15,13 +15,16 @@ pub const ENCODED_FORMAT: &str = "linkwell-encoded";
 /// writes. Version 2 added the record-level filter (`clk`); a file written
 /// without one says version 1, the lowest that can read it, so that
 /// earlier builds still read it ([`format_version_for`]).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = CLK_FORMAT_VERSION;
+
+/// The first format version with the record-level filter.
+const CLK_FORMAT_VERSION: u32 = 2;
 
 /// The format version a file of this schema is written with: the lowest
 /// that can read it.
 pub fn format_version_for(schema: &Schema) -> u32 {
     if schema.clk.is_some() {
-        2
+        CLK_FORMAT_VERSION
     } else {
         1
     }
@@ -153,7 +156,7 @@ impl Manifest {
                 message: format!("format is {:?}, not {ENCODED_FORMAT:?}", m.format),
             });
         }
-        if m.schema.clk.is_some() && m.format_version < 2 {
+        if m.schema.clk.is_some() && m.format_version < CLK_FORMAT_VERSION {
             return Err(ManifestError::Invalid {
                 path,
                 message: format!(
